@@ -1,0 +1,5 @@
+"""The ``crowdalpha`` command line."""
+
+from crowdalpha.cli.commands import app, main
+
+__all__ = ["app", "main"]

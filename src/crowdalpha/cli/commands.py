@@ -1,0 +1,55 @@
+"""The ``crowdalpha`` command line: the only place that prints (with rich)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from crowdalpha import __version__
+from crowdalpha.errors import CrowdAlphaError
+
+app = typer.Typer(
+    name="crowdalpha",
+    help="A self-hostable, Numerai-style crowdsourced hedge-fund tournament.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print the installed crowdalpha version."""
+    console.print(f"crowdalpha {__version__}")
+
+
+@app.command()
+def demo(
+    eras: Annotated[int, typer.Option(min=2, help="Eras of generated history.")] = 52,
+    rows: Annotated[int, typer.Option(min=50, help="Rows (stocks) per era.")] = 2000,
+    features: Annotated[int, typer.Option(min=2, help="int8 features per row.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+) -> None:
+    """Score a crowd of example models on generated data, era by era.
+
+    Generates obfuscated-style data (int8 features in 0..4, targets in five bins), a
+    handful of models of different skill with stakes, builds the stake-weighted meta
+    model, and prints each model's per-era CORR, MMC and FNC summaries.
+    """
+    from crowdalpha.cli.demo import run_demo
+
+    run_demo(console, eras=eras, rows=rows, n_features=features, seed=seed)
+
+
+def main() -> None:
+    """Entry point: turn crowdalpha's typed errors into one readable line and exit code 2."""
+    try:
+        app()
+    except CrowdAlphaError as exc:
+        err_console.print(f"[bold red]error[/] {exc.code}: {exc.message}")
+        sys.exit(2)

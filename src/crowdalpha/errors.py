@@ -1,0 +1,156 @@
+"""The one exception hierarchy of crowdalpha.
+
+Every error the library raises on purpose derives from :class:`CrowdAlphaError`, carries a
+stable machine-readable ``code`` (a class attribute, safe to match on and to send over the
+wire) and a message written for the person who has to fix the problem. The server maps the
+categories below to HTTP and GraphQL errors in one place; the CLI prints ``code: message``.
+
+::
+
+    CrowdAlphaError                       crowdalpha_error
+    ├── InvalidInputError                 invalid_input            (also a ValueError)
+    │   ├── InvalidParameterError         invalid_parameter
+    │   └── ScoringInputError             invalid_scoring_input
+    │       ├── NotEnoughOverlapError     not_enough_overlapping_ids
+    │       ├── MissingValuesError        missing_values
+    │       ├── DuplicateIdsError         duplicate_ids
+    │       ├── UnsortedIndexError        unsorted_index
+    │       ├── IndexMismatchError        index_mismatch
+    │       └── DegenerateDataError       degenerate_data
+    ├── NotFoundError                     not_found
+    ├── ConflictError                     conflict
+    ├── AuthenticationError               authentication_failed
+    ├── PermissionDeniedError             permission_denied
+    └── LimitExceededError                limit_exceeded
+
+Validation never uses ``assert``: assertions vanish under ``python -O`` and carry no code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "CrowdAlphaError",
+    "DegenerateDataError",
+    "DuplicateIdsError",
+    "IndexMismatchError",
+    "InvalidInputError",
+    "InvalidParameterError",
+    "LimitExceededError",
+    "MissingValuesError",
+    "NotEnoughOverlapError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ScoringInputError",
+    "UnsortedIndexError",
+]
+
+
+class CrowdAlphaError(Exception):
+    """Base of every error crowdalpha raises on purpose.
+
+    ``code`` is stable across releases; ``message`` is for people; ``details`` holds
+    structured facts (counts, names) that a client may show or act on.
+    """
+
+    code: ClassVar[str] = "crowdalpha_error"
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the APIs send it: ``{"code", "message", "details"}``."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInputError(CrowdAlphaError, ValueError):
+    """The caller's input cannot be used as given; nothing was changed."""
+
+    code = "invalid_input"
+
+
+class InvalidParameterError(InvalidInputError):
+    """An argument is out of its allowed range (a ratio above 1, ``top_bottom`` too large…)."""
+
+    code = "invalid_parameter"
+
+
+class ScoringInputError(InvalidInputError):
+    """Predictions, targets, meta model or features that cannot be scored as given."""
+
+    code = "invalid_scoring_input"
+
+
+class NotEnoughOverlapError(ScoringInputError):
+    """Aligning two inputs by id would drop more rows than the data-loss budget allows."""
+
+    code = "not_enough_overlapping_ids"
+
+
+class MissingValuesError(ScoringInputError):
+    """NaN where a value is required (predictions, features or neutralizers)."""
+
+    code = "missing_values"
+
+
+class DuplicateIdsError(ScoringInputError):
+    """The same id appears more than once in one input."""
+
+    code = "duplicate_ids"
+
+
+class UnsortedIndexError(ScoringInputError):
+    """A function that requires ids sorted ascending received them in another order."""
+
+    code = "unsorted_index"
+
+
+class IndexMismatchError(ScoringInputError):
+    """Two inputs that must share the same ids, in the same order, do not."""
+
+    code = "index_mismatch"
+
+
+class DegenerateDataError(ScoringInputError):
+    """The data leave the metric undefined: one row, or a transform that destroys the signal."""
+
+    code = "degenerate_data"
+
+
+class NotFoundError(CrowdAlphaError):
+    """The named object (round, model, dataset, account…) does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(CrowdAlphaError):
+    """The request conflicts with the current state (a closed round, a name already taken…)."""
+
+    code = "conflict"
+
+
+class AuthenticationError(CrowdAlphaError):
+    """Missing, malformed, wrong or revoked credentials."""
+
+    code = "authentication_failed"
+
+
+class PermissionDeniedError(CrowdAlphaError):
+    """Valid credentials that may not perform this action."""
+
+    code = "permission_denied"
+
+
+class LimitExceededError(CrowdAlphaError):
+    """A configured limit (size, rate, quota) was exceeded."""
+
+    code = "limit_exceeded"

@@ -1,0 +1,432 @@
+"""Numpy kernels that score many submissions over many eras at once.
+
+Layout used throughout: a matrix ``X`` of shape ``(k, n)`` holds one submission per row and
+one data row per column, C-contiguous, with the data rows grouped by era — era ``e`` occupies
+columns ``seg.starts[e]:seg.starts[e + 1]`` (:class:`Segments`). Per-era results come back
+as ``(k, n_eras)`` matrices. Nothing here knows about pandas, ids or alignment: the
+DataFrame-facing functions in :mod:`crowdalpha.scoring.metrics` clean and align the inputs,
+then call these kernels once for all submissions and all eras.
+
+The arithmetic reproduces numerai-tools 0.7.2 step for step where the result depends on it
+(tie-kept ranks are bit-identical, so are the Gaussian and power transforms), and uses faster
+but equivalent algebra elsewhere (Pearson and projections through sums per era, least
+squares through the normal equations with a fall-back to the reference's SVD solver).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: The relative cut-off numerai-tools passes to ``np.linalg.lstsq`` when neutralizing.
+LSTSQ_RCOND = 1e-6
+#: Below this reciprocal condition number of the centred Gram matrix the normal equations are
+#: not trusted and the era is solved with the reference's SVD-based least squares instead.
+_GRAM_RCOND_FALLBACK = 1e-10
+#: Below this one, one step of iterative refinement is applied to the normal-equation solution.
+_GRAM_RCOND_REFINE = 1e-6
+#: Sorting this many rows or more is split over threads (numpy's sort releases the GIL).
+_PARALLEL_MIN_ROWS = 64
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Contiguous, non-empty eras along the data axis: era ``e`` is ``starts[e]:starts[e+1]``."""
+
+    starts: IntArray
+
+    @classmethod
+    def single(cls, n: int) -> Segments:
+        return cls(np.array([0, n], dtype=np.int64))
+
+    @classmethod
+    def from_lengths(cls, lengths: npt.ArrayLike) -> Segments:
+        lens = np.asarray(lengths, dtype=np.int64)
+        return cls(np.concatenate([[0], np.cumsum(lens)]).astype(np.int64))
+
+    def __post_init__(self) -> None:
+        if self.starts.ndim != 1 or self.starts.size < 2 or self.starts[0] != 0:
+            raise ValueError("segment starts must begin at 0 and hold at least one era")
+        if np.any(np.diff(self.starts) <= 0):
+            raise ValueError("every era must hold at least one row")
+
+    @property
+    def n_eras(self) -> int:
+        return int(self.starts.size - 1)
+
+    @property
+    def n(self) -> int:
+        return int(self.starts[-1])
+
+    @cached_property
+    def lengths(self) -> IntArray:
+        return np.diff(self.starts)
+
+    @cached_property
+    def ids(self) -> npt.NDArray[np.intp]:
+        """The era number of every data column."""
+        dtype = np.int16 if self.n_eras < np.iinfo(np.int16).max else np.int32
+        return np.repeat(np.arange(self.n_eras, dtype=dtype), self.lengths).astype(np.intp)
+
+    @cached_property
+    def first_col(self) -> IntArray:
+        """The first column of each data column's era."""
+        return np.repeat(self.starts[:-1], self.lengths)
+
+    def sum(self, x: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> FloatArray:
+        """Sum over each era along the last axis: ``(..., n) -> (..., n_eras)``."""
+        if x.dtype == np.bool_:
+            x = x.astype(np.int64)
+        if self.n_eras == 1:
+            return np.asarray(x.sum(axis=-1, keepdims=True), dtype=np.float64)
+        return np.asarray(np.add.reduceat(x, self.starts[:-1], axis=-1), dtype=np.float64)
+
+    def mean(self, x: FloatArray) -> FloatArray:
+        return self.sum(x) / self.lengths
+
+    def spread(self, per_era: FloatArray) -> FloatArray:
+        """Broadcast ``(..., n_eras)`` values back to ``(..., n)``."""
+        if self.n_eras == 1:
+            return per_era[..., :1]
+        return per_era[..., self.ids]
+
+    def subset(self, keep: BoolArray) -> Segments:
+        """The segments of the columns that ``keep`` selects (every era must keep a row)."""
+        counts = np.add.reduceat(keep.astype(np.int64), self.starts[:-1])
+        return Segments.from_lengths(counts)
+
+
+def _map_rows(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Apply a row-wise ``fn`` to blocks of rows on several threads when it pays off."""
+    workers = min(os.cpu_count() or 1, 8)
+    if x.shape[0] < _PARALLEL_MIN_ROWS or workers < 2:
+        return fn(x)
+    blocks = np.array_split(np.arange(x.shape[0]), workers)
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda rows: fn(x[rows[0] : rows[-1] + 1]), blocks))
+    return np.concatenate(parts, axis=0)
+
+
+def sort_order(x: FloatArray, seg: Segments, *, stable: bool = False) -> IntArray:
+    """Per row, the column order that sorts ``x`` ascending within each era (NaN last).
+
+    ``stable=True`` keeps equal values in their column order, as ``np.argsort(kind="stable")``
+    does, which is what numerai-tools' top/bottom selection relies on.
+    """
+    order = _map_rows(lambda b: np.argsort(b, axis=1, kind="stable" if stable else "quicksort"), x)
+    if seg.n_eras > 1:
+        # A stable sort by era keeps the value order inside each era (radix sort on int16).
+        era_of = seg.ids.astype(np.int16 if seg.n_eras < 2**15 else np.int32)[order]
+        by_era = _map_rows(lambda b: np.argsort(b, axis=1, kind="stable"), era_of)
+        order = np.take_along_axis(order, by_era, axis=1)
+    return np.asarray(order, dtype=np.int64)
+
+
+def _tie_runs(sorted_x: FloatArray, seg: Segments) -> tuple[IntArray, BoolArray]:
+    """Twice the average 1-based rank of every sorted value, and which rows have ties.
+
+    A run of equal values at sorted positions ``a..b`` of an era gets the average rank
+    ``(a + b) / 2 + 1``; twice that is the integer ``a + b + 2``.
+    """
+    k, n = sorted_x.shape
+    new_run = np.empty((k, n), dtype=bool)
+    new_run[:, 0] = True
+    np.not_equal(sorted_x[:, 1:], sorted_x[:, :-1], out=new_run[:, 1:])
+    has_ties = np.asarray(~new_run.all(axis=1), dtype=bool)
+    new_run[:, seg.starts[1:-1]] = True
+    pos = np.arange(n, dtype=np.int64)
+    run_start = np.where(new_run, pos, 0)
+    np.maximum.accumulate(run_start, axis=1, out=run_start)
+    run_end = np.empty((k, n), dtype=np.int64)
+    run_end[:, :-1] = np.where(new_run[:, 1:], pos[:-1], n)
+    run_end[:, -1] = n - 1
+    run_end = np.minimum.accumulate(run_end[:, ::-1], axis=1)[:, ::-1]
+    twice_rank = np.asarray(run_start + run_end - 2 * seg.first_col + 2, dtype=np.int64)
+    return twice_rank, has_ties
+
+
+def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
+    """``(average rank - 0.5) / count`` within each era; NaN stays NaN and is not counted.
+
+    Bit-identical to numerai-tools' ``tie_kept_rank`` (pandas ``rank(method="average")``).
+    """
+    order = sort_order(x, seg)
+    sorted_x = np.take_along_axis(x, order, axis=1)
+    twice_rank, _ = _tie_runs(sorted_x, seg)
+    # Sorting stays within eras, so sorted position j still belongs to era ids[j].
+    counts = seg.spread(seg.sum(~np.isnan(x)))
+    ranks_sorted = ((twice_rank - 1) * 0.5) / counts
+    ranks_sorted[np.isnan(sorted_x)] = np.nan
+    out = np.empty_like(ranks_sorted)
+    np.put_along_axis(out, order, ranks_sorted, axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class RankCodes:
+    """Tie-kept ranks of NaN-free data, stored as indexes into per-era lookup tables.
+
+    ``codes[i, j]`` indexes ``table_input`` — the tie-kept rank of every possible average
+    rank of every era — so any monotone transform of the ranks (Gaussian, power) costs one
+    evaluation per possible rank instead of one per value.
+    """
+
+    codes: npt.NDArray[np.integer]
+    table_input: FloatArray
+    has_ties: BoolArray
+
+    def lookup(self, table: FloatArray) -> FloatArray:
+        return np.asarray(table[self.codes], dtype=np.float64)
+
+    @cached_property
+    def gaussian_table(self) -> FloatArray:
+        return np.asarray(special.ndtri(self.table_input), dtype=np.float64)
+
+
+def rank_codes(x: FloatArray, seg: Segments) -> RankCodes:
+    """Tie-kept ranks of NaN-free ``x`` within each era, as :class:`RankCodes`."""
+    k, n = x.shape
+    order = sort_order(x, seg)
+    sizes = 2 * seg.lengths - 1
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    code_dtype = np.int32 if sizes.sum() < np.iinfo(np.int32).max else np.int64
+    # Era e's table holds twice-ranks 2 .. 2 * len_e at offset[e] + (twice_rank - 2); a
+    # value at sorted position j of a tie-free row has twice-rank 2 * (j - era start) + 2.
+    pos = np.arange(n, dtype=np.int64) - seg.first_col
+    base = (np.repeat(offsets, seg.lengths) + 2 * pos).astype(code_dtype)
+    sorted_x = np.take_along_axis(x, order, axis=1)
+    same = sorted_x[:, 1:] == sorted_x[:, :-1]
+    if seg.n_eras > 1:
+        same[:, seg.starts[1:-1] - 1] = False
+    has_ties = same.any(axis=1)
+    del same
+    codes_sorted = np.broadcast_to(base, (k, n))
+    tied = np.flatnonzero(has_ties)
+    if tied.size:
+        codes_sorted = codes_sorted.copy()
+        twice_rank, _ = _tie_runs(sorted_x[tied], seg)
+        codes_sorted[tied] = twice_rank + (np.repeat(offsets, seg.lengths) - 2)
+    del sorted_x
+    codes = np.empty((k, n), dtype=code_dtype)
+    np.put_along_axis(codes, order, codes_sorted, axis=1)
+    era_of_entry = np.repeat(np.arange(seg.n_eras), sizes)
+    twice = np.arange(sizes.sum(), dtype=np.int64) - np.repeat(offsets, sizes) + 2
+    table_input = ((twice - 1) * 0.5) / seg.lengths[era_of_entry]
+    return RankCodes(codes=codes, table_input=table_input, has_ties=has_ties)
+
+
+def pow15(x: FloatArray) -> FloatArray:
+    """``sign(x) * |x| ** 1.5``, computed exactly as numerai-tools' ``power(df, 1.5)``."""
+    return np.asarray(np.sign(x) * np.abs(x) ** 1.5, dtype=np.float64)
+
+
+def pearson(a: FloatArray, b: FloatArray, seg: Segments) -> FloatArray:
+    """Pearson correlation of every row of ``a`` ``(k, n)`` with ``b`` ``(n,)`` per era.
+
+    NaN where either side is constant in the era, as pandas' ``Series.corr`` gives.
+    """
+    ac = a - seg.spread(seg.mean(a))
+    bc = b - seg.spread(seg.mean(b))
+    num = seg.sum(ac * bc)
+    den = seg.sum(ac * ac) * seg.sum(bc * bc)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / np.sqrt(den)
+    out[den == 0] = np.nan
+    return np.asarray(np.clip(out, -1.0, 1.0), dtype=np.float64)
+
+
+def pearson_masked(a: FloatArray, b: FloatArray, mask: BoolArray, seg: Segments) -> FloatArray:
+    """Like :func:`pearson`, over only the entries ``mask`` selects (per row and era)."""
+    w = mask.astype(np.float64)
+    cnt = seg.sum(w)
+    bb = np.broadcast_to(b, a.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = seg.sum(a * w) / cnt
+        mb = seg.sum(bb * w) / cnt
+        ac = (a - seg.spread(ma)) * w
+        bc = (bb - seg.spread(mb)) * w
+        num = seg.sum(ac * bc)
+        den = seg.sum(ac * ac) * seg.sum(bc * bc)
+        out = num / np.sqrt(den)
+    out[den == 0] = np.nan
+    return np.asarray(np.clip(out, -1.0, 1.0), dtype=np.float64)
+
+
+def top_bottom_mask(values: FloatArray, seg: Segments, top_bottom: int) -> BoolArray:
+    """Select, per row and era, the ``top_bottom`` lowest and highest values.
+
+    Ties are broken by column order (a stable sort), exactly as numerai-tools'
+    ``filter_sort_top_bottom``. Every era must hold at least ``2 * top_bottom`` rows.
+    """
+    order = sort_order(values, seg, stable=True)
+    pos_in_era = np.arange(seg.n, dtype=np.int64) - seg.first_col
+    era_len = np.repeat(seg.lengths, seg.lengths)
+    chosen_sorted = (pos_in_era < top_bottom) | (pos_in_era >= era_len - top_bottom)
+    mask = np.empty(values.shape, dtype=bool)
+    np.put_along_axis(mask, order, np.broadcast_to(chosen_sorted, values.shape), axis=1)
+    return mask
+
+
+def power_distorts(transformed: FloatArray, original: FloatArray, seg: Segments) -> BoolArray:
+    """numerai-tools' guard on ``power``: the transform must keep corr ≥ 0.9 with its input.
+
+    Returns, per row and era, where the guard fails (a column that is constant after the
+    transform passes; a one-row era fails, since its standard deviation is undefined).
+    """
+    rows = np.atleast_2d(transformed)
+    corr = pearson(rows, original, seg)
+    constant = _constant_per_era(rows, seg) & (seg.lengths > 1)
+    with np.errstate(invalid="ignore"):
+        ok = constant | (corr >= 0.9)
+    return np.asarray(~ok, dtype=bool)
+
+
+def _constant_per_era(x: FloatArray, seg: Segments) -> BoolArray:
+    if seg.n_eras == 1:
+        return np.asarray(x.max(axis=1, keepdims=True) == x.min(axis=1, keepdims=True))
+    hi = np.maximum.reduceat(x, seg.starts[:-1], axis=1)
+    lo = np.minimum.reduceat(x, seg.starts[:-1], axis=1)
+    return np.asarray(hi == lo)
+
+
+def contribution(
+    p: FloatArray,
+    m: FloatArray,
+    t: FloatArray,
+    seg: Segments,
+    top_bottom: int | None = None,
+) -> FloatArray:
+    """Correlation contribution (MMC/BMC) of every row of ``p`` against meta model ``m``.
+
+    ``p`` and ``m`` are Gaussianized ranks, ``t`` the targets: per era, targets all in
+    [0, 1] are scaled by 4, then centred; the result is ``tᵀ p⊥ / n`` with
+    ``p⊥ = p − m (pᵀm)/(mᵀm)`` — computed as ``(tᵀp − (tᵀm)(pᵀm)/(mᵀm)) / n`` unless only
+    the top/bottom rows count.
+    """
+    in_unit = (t >= 0) & (t <= 1)
+    all_in_unit = seg.sum(in_unit.astype(np.int64)) == seg.lengths
+    t4 = t * np.where(seg.spread(all_in_unit[None, :])[0], 4.0, 1.0)
+    tc = t4 - seg.spread(seg.mean(t4))
+    pm = seg.sum(p * m)
+    mm = seg.sum(m * m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = pm / mm
+        if top_bottom is None:
+            out = (seg.sum(p * tc) - seg.sum(tc * m) * beta) / seg.lengths
+        else:
+            p_perp = p - m * seg.spread(beta)
+            mask = top_bottom_mask(p_perp, seg, top_bottom)
+            out = seg.sum(np.where(mask, p_perp * tc, 0.0)) / (2 * top_bottom)
+    out[np.broadcast_to(mm == 0, out.shape)] = np.nan
+    return np.asarray(out, dtype=np.float64)
+
+
+# --- neutralization -------------------------------------------------------------------
+
+
+def _exact_float32_gram(features: np.ndarray) -> bool:
+    """Whether ``FᵀF`` of these integer features is exact in float32 (sums below 2**24)."""
+    if not np.issubdtype(features.dtype, np.integer) or features.size == 0:
+        return False
+    biggest = int(max(abs(int(features.max())), abs(int(features.min()))))
+    return bool(features.shape[0] * biggest * biggest < 2**24)
+
+
+def _lstsq_residual(x: FloatArray, f64: FloatArray, proportion: float) -> FloatArray:
+    """numerai-tools' neutralization: SVD least squares on ``[F, 1]`` with rcond 1e-6."""
+    design = np.hstack([f64, np.ones((f64.shape[0], 1))])
+    beta = np.linalg.lstsq(design, x.T, rcond=LSTSQ_RCOND)[0]
+    return np.asarray(x - proportion * (design @ beta).T, dtype=np.float64)
+
+
+def _neutralize_block(x: FloatArray, features: np.ndarray, proportion: float) -> FloatArray:
+    """Neutralize the rows of ``x`` ``(k, n)`` against ``features`` ``(n, f)`` plus a constant.
+
+    Solves the centred normal equations (an exact float32 Gram matrix for small integer
+    features), refines once when the system is not well conditioned, and falls back to the
+    reference's SVD least squares when it is near singular — so the projection is the one
+    ``np.linalg.lstsq(rcond=1e-6)`` gives. Only numpy's BLAS/LAPACK is used here: mixing it
+    with scipy's separately bundled OpenBLAS makes the two thread pools fight over the cores.
+    """
+    n, nf = features.shape
+    f64 = np.ascontiguousarray(features, dtype=np.float64)
+    if n <= nf + 1:
+        return _lstsq_residual(x, f64, proportion)
+    if _exact_float32_gram(features):
+        f32 = np.ascontiguousarray(features, dtype=np.float32)
+        gram = (f32.T @ f32).astype(np.float64)
+        sums = features.sum(axis=0, dtype=np.int64).astype(np.float64)
+    else:
+        gram = f64.T @ f64
+        sums = f64.sum(axis=0)
+    means = sums / n
+    gram_c = gram - np.outer(sums, means)
+    # Columns constant in this block lie in the span of the constant: drop them.
+    flat = np.diag(gram_c) <= 1e-12 * max(float(np.max(np.diag(gram))), 1.0)
+    if flat.any():
+        gram_c[flat, :] = 0.0
+        gram_c[:, flat] = 0.0
+        gram_c[flat, flat] = 1.0
+    try:
+        np.linalg.cholesky(gram_c)  # proves the system positive definite
+        inverse = np.linalg.inv(gram_c)
+    except np.linalg.LinAlgError:
+        return _lstsq_residual(x, f64, proportion)
+    inverse[flat, :] = 0.0
+    inverse[:, flat] = 0.0
+    # Exact 1-norm reciprocal condition number, from the inverse we already have.
+    rcond = 1.0 / (np.abs(gram_c).sum(axis=0).max() * np.abs(inverse).sum(axis=0).max())
+    if not rcond >= _GRAM_RCOND_FALLBACK:
+        return _lstsq_residual(x, f64, proportion)
+
+    xc = x - x.mean(axis=1, keepdims=True)
+    beta = (xc @ f64) @ inverse  # (k, f); centred x makes xᵀF equal xᵀ(F − mean)
+    resid = xc - beta @ f64.T
+    resid += (beta @ means)[:, None]
+    if rcond < _GRAM_RCOND_REFINE:
+        correction = (resid @ f64 - np.outer(resid.sum(axis=1), means)) @ inverse
+        resid -= correction @ f64.T
+        resid += (correction @ means)[:, None]
+    if proportion == 1.0:
+        return np.asarray(resid, dtype=np.float64)
+    return np.asarray(x - proportion * (x - resid), dtype=np.float64)
+
+
+def neutralize(
+    x: FloatArray,
+    features: np.ndarray,
+    seg: Segments,
+    proportion: float = 1.0,
+    *,
+    rows: IntArray | None = None,
+) -> FloatArray:
+    """Neutralize every row of ``x`` ``(k, n)`` against ``features`` ``(n, f)``, era by era.
+
+    Rows that are constant within an era become NaN in that era, as in numerai-tools. The
+    loop runs over eras because each era has its own feature matrix to factorize — its body
+    is one dense BLAS/LAPACK factorization, and it keeps memory to one era's features.
+    ``rows``, when given, maps the columns of ``x`` to rows of ``features`` (data grouped by
+    era for ``x`` while ``features`` stays in its original order, uncopied).
+    """
+    out = np.empty_like(x, dtype=np.float64)
+    flat_rows = _constant_per_era(x, seg) & (seg.lengths[None, :] > 1)
+    for e in range(seg.n_eras):
+        lo, hi = int(seg.starts[e]), int(seg.starts[e + 1])
+        live = ~flat_rows[:, e]
+        out[~live, lo:hi] = np.nan
+        if live.any():
+            block = x[:, lo:hi] if live.all() else x[live, lo:hi]
+            era_features = features[lo:hi] if rows is None else features[rows[lo:hi]]
+            out[live, lo:hi] = _neutralize_block(block, era_features, proportion)
+    return out

@@ -1,0 +1,750 @@
+"""Numerai's scoring metrics over pandas objects indexed by id — drop-in for numerai-tools.
+
+Each public function has the name and call shape of its numerai-tools 0.7.2 counterpart and
+gives the same numbers (see ``tests/scoring``), but refuses bad input with a typed
+:mod:`crowdalpha.errors` exception instead of an ``assert``, and scores every column of a
+DataFrame in one vectorised pass through :mod:`crowdalpha.scoring.kernels`.
+
+The ``*_by_era`` functions take the rows of a whole dataset (predictions, targets and an era
+label per row, sharing one index) and return one score per era and column — the numbers the
+reference gives when applied era by era through ``groupby("era")``, without the loop.
+
+Deliberate differences from the reference, all refusals of input it mishandles:
+duplicated ids are refused (``DuplicateIdsError``) rather than silently multiplied; a
+``max_filtered_index_ratio`` outside [0, 1] or a ``top_bottom`` larger than half an era is
+refused up front (``InvalidParameterError``); a stake vector that sums to zero is refused
+rather than producing infinities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from crowdalpha.errors import (
+    DegenerateDataError,
+    DuplicateIdsError,
+    IndexMismatchError,
+    InvalidInputError,
+    InvalidParameterError,
+    MissingValuesError,
+    NotEnoughOverlapError,
+    ScoringInputError,
+    UnsortedIndexError,
+)
+from crowdalpha.scoring import kernels
+from crowdalpha.scoring.kernels import FloatArray, IntArray, Segments
+
+__all__ = [
+    "DEFAULT_MAX_FILTERED_INDEX_RATIO",
+    "correlation_contribution",
+    "correlation_contribution_by_era",
+    "feature_neutral_corr",
+    "feature_neutral_corr_by_era",
+    "filter_sort_index",
+    "gaussian",
+    "max_feature_correlation",
+    "neutralize",
+    "numerai_corr",
+    "numerai_corr_by_era",
+    "orthogonalize",
+    "stake_weight",
+    "tie_kept_rank",
+]
+
+#: The data-loss budget: the share of an input's ids that alignment may drop (the 20% rule).
+DEFAULT_MAX_FILTERED_INDEX_RATIO = 0.2
+
+Frame = pd.DataFrame | pd.Series
+
+
+# --- input checks ----------------------------------------------------------------------
+
+
+def _as_frame(obj: object, what: str) -> pd.DataFrame:
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    if isinstance(obj, pd.Series):
+        return obj.to_frame()
+    raise InvalidInputError(f"{what} must be a pandas DataFrame or Series, not {type(obj)!r}")
+
+
+def _as_series(obj: object, what: str) -> pd.Series:
+    if isinstance(obj, pd.Series):
+        return obj
+    if isinstance(obj, pd.DataFrame) and obj.shape[1] == 1:
+        return obj.iloc[:, 0]
+    raise InvalidInputError(f"{what} must be a pandas Series, not {type(obj)!r}")
+
+
+def _float_rows(df: pd.DataFrame, what: str) -> FloatArray:
+    """The frame's columns as C-contiguous float64 rows ``(k, n)``."""
+    try:
+        values = df.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ScoringInputError(f"{what} must be numeric: {exc}") from None
+    return np.ascontiguousarray(values.T)
+
+
+def _float_values(s: pd.Series, what: str) -> FloatArray:
+    try:
+        return np.ascontiguousarray(s.to_numpy(dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise ScoringInputError(f"{what} must be numeric: {exc}") from None
+
+
+def _check_ratio(ratio: float) -> float:
+    if not isinstance(ratio, int | float) or not 0.0 <= float(ratio) <= 1.0:
+        raise InvalidParameterError(
+            f"max_filtered_index_ratio must be a number in [0, 1], not {ratio!r}"
+        )
+    return float(ratio)
+
+
+def _check_unique(obj: Frame, what: str) -> None:
+    if not obj.index.is_unique:
+        dupes = obj.index[obj.index.duplicated()].unique()[:5].tolist()
+        raise DuplicateIdsError(
+            f"{what} has duplicated ids (e.g. {dupes}); every id must appear once",
+            details={"input": what, "examples": [str(d) for d in dupes]},
+        )
+
+
+def _check_sorted(obj: Frame, what: str) -> None:
+    if not obj.index.is_monotonic_increasing:
+        raise UnsortedIndexError(
+            f"{what} must be sorted by id; call .sort_index() first",
+            details={"input": what},
+        )
+
+
+def _check_no_nan(values: np.ndarray, what: str) -> None:
+    if np.isnan(values).any():
+        raise MissingValuesError(
+            f"{what} contains NaN; fill or drop those rows first", details={"input": what}
+        )
+
+
+def _check_top_bottom(top_bottom: int | None, smallest_era: int) -> int | None:
+    """numerai-tools treats ``None`` and values ≤ 0 as "use every row"."""
+    if top_bottom is None:
+        return None
+    if isinstance(top_bottom, bool) or not isinstance(top_bottom, int | np.integer):
+        raise InvalidParameterError(f"top_bottom must be an integer or None, not {top_bottom!r}")
+    if top_bottom <= 0:
+        return None
+    if 2 * int(top_bottom) > smallest_era:
+        raise InvalidParameterError(
+            f"top_bottom={top_bottom} needs at least {2 * top_bottom} rows per era, "
+            f"but an era has only {smallest_era}",
+            details={"top_bottom": int(top_bottom), "rows": smallest_era},
+        )
+    return int(top_bottom)
+
+
+def _features_matrix(features: pd.DataFrame) -> np.ndarray:
+    """Features as an ``(n, f)`` array, kept integer (int8 stays int8) when they are."""
+    if all(pd.api.types.is_integer_dtype(t) for t in features.dtypes):
+        return features.to_numpy()
+    try:
+        return features.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ScoringInputError(f"features must be numeric: {exc}") from None
+
+
+# --- alignment ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """An input's ids and which rows hold no NaN, for alignment without copying data."""
+
+    name: str
+    index: pd.Index
+    valid: np.ndarray
+
+    @classmethod
+    def of(cls, obj: Frame, name: str) -> _Ids:
+        _check_unique(obj, name)
+        nan = np.asarray(obj.isna().to_numpy(), dtype=bool)
+        valid = ~(nan.any(axis=1) if nan.ndim == 2 else nan)
+        return cls(name, obj.index, np.asarray(valid, dtype=bool))
+
+
+def _overlap(a: _Ids, b: _Ids, ratio: float) -> _Ids:
+    """The sorted ids usable in both, under the data-loss budget (numerai-tools' rule)."""
+    if len(a.index) == 0 or len(b.index) == 0:
+        empty = a.name if len(a.index) == 0 else b.name
+        raise NotEnoughOverlapError(f"{empty} is empty", details={"input": empty})
+    ids = a.index[a.valid].intersection(b.index[b.valid]).sort_values()
+    keep = 1 - ratio
+    for side, other in ((a, b), (b, a)):
+        if not len(ids) / len(side.index) >= keep:
+            share = len(ids) / len(side.index)
+            raise NotEnoughOverlapError(
+                f"{side.name} does not have enough overlapping ids with {other.name}: "
+                f"{len(ids)} of its {len(side.index)} ids ({share:.1%}) have values in both, "
+                f"at least {keep:.0%} must",
+                details={
+                    "input": side.name,
+                    "other": other.name,
+                    "overlapping": len(ids),
+                    "total": len(side.index),
+                    "max_filtered_ratio": ratio,
+                },
+            )
+    return _Ids(a.name, ids, np.ones(len(ids), dtype=bool))
+
+
+def _positions(index: pd.Index, ids: pd.Index) -> IntArray:
+    if index.equals(ids):
+        return np.arange(len(ids), dtype=np.int64)
+    return np.asarray(index.get_indexer(ids), dtype=np.int64)
+
+
+def filter_sort_index(
+    s1: Frame, s2: Frame, max_filtered_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO
+) -> tuple[Frame, Frame]:
+    """Keep the ids present (non-NaN) in both inputs, sorted, within the data-loss budget.
+
+    Raises :class:`NotEnoughOverlapError` when more than ``max_filtered_ratio`` of either
+    input's ids would be dropped.
+    """
+    ratio = _check_ratio(max_filtered_ratio)
+    ids = _overlap(_Ids.of(s1, "s1"), _Ids.of(s2, "s2"), ratio).index
+    return s1.loc[ids], s2.loc[ids]
+
+
+# --- transforms ------------------------------------------------------------------------
+
+
+def tie_kept_rank(s: Frame) -> Frame:
+    """Percentile-rank each column, ties sharing their average rank: ``(rank − 0.5) / count``."""
+    frame = _as_frame(s, "input")
+    _check_sorted(frame, "input")
+    ranks = kernels.tie_kept_rank(_float_rows(frame, "input"), Segments.single(len(frame)))
+    return _like(s, frame, ranks)
+
+
+def gaussian(df: Frame) -> Frame:
+    """The inverse normal CDF of every value (values outside [0, 1] give NaN)."""
+    frame = _as_frame(df, "input")
+    _check_sorted(frame, "input")
+    return _like(df, frame, special.ndtri(_float_rows(frame, "input")))
+
+
+def _like(original: Frame, frame: pd.DataFrame, rows: FloatArray) -> Frame:
+    out = pd.DataFrame(rows.T, index=frame.index, columns=frame.columns)
+    if isinstance(original, pd.Series):
+        series = out.iloc[:, 0]
+        series.name = original.name
+        return series
+    return out
+
+
+def neutralize(
+    df: pd.DataFrame, neutralizers: pd.DataFrame, proportion: float = 1.0
+) -> pd.DataFrame:
+    """Remove from each column its least-squares projection on ``neutralizers`` and a constant.
+
+    ``proportion`` scales how much of the projection is removed. Columns with zero standard
+    deviation come back as NaN.
+    """
+    frame = _as_frame(df, "data")
+    neut = _as_frame(neutralizers, "neutralizers")
+    if not np.isfinite(proportion):
+        raise InvalidParameterError(f"proportion must be a finite number, not {proportion!r}")
+    x = _float_rows(frame, "data")
+    _check_no_nan(x, "data")
+    f = _features_matrix(neut)
+    if f.dtype.kind == "f":
+        _check_no_nan(f, "neutralizers")
+    if len(frame) != len(neut) or not frame.index.equals(neut.index):
+        raise IndexMismatchError("data and neutralizers must have the same ids in the same order")
+    if len(frame) == 0:
+        raise ScoringInputError("data is empty")
+    out = kernels.neutralize(x, f, Segments.single(len(frame)), float(proportion))
+    return pd.DataFrame(out.T, index=frame.index, columns=frame.columns)
+
+
+def orthogonalize(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``v − u (vᵀu)/(uᵀu)``: each column of ``v`` with its projection on ``u`` removed."""
+    va = np.asarray(v, dtype=np.float64)
+    ua = np.asarray(u, dtype=np.float64)
+    if ua.ndim != 1 or va.ndim not in (1, 2) or va.shape[0] != ua.shape[0]:
+        raise InvalidInputError(
+            f"orthogonalize needs v of shape (n,) or (n, k) and u of shape (n,), "
+            f"got {va.shape} and {ua.shape}"
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if va.ndim == 1:
+            return np.asarray(va - ua * ((va @ ua) / (ua @ ua)))
+        return np.asarray(va - np.outer(ua, (va.T @ ua) / (ua.T @ ua)))
+
+
+def stake_weight(predictions: pd.DataFrame, stakes: pd.Series) -> pd.Series:
+    """The stake-weighted meta model: ``Σⱼ Pⱼ sⱼ / Σⱼ sⱼ`` (NaN predictions count as 0)."""
+    preds = _as_frame(predictions, "predictions")
+    st = _as_series(stakes, "stakes")
+    missing = st.index.difference(preds.columns)
+    if len(missing):
+        raise IndexMismatchError(
+            f"stakes name models that have no predictions column: {missing[:5].tolist()}",
+            details={"missing": [str(m) for m in missing[:20]]},
+        )
+    weights = _float_values(st, "stakes")
+    total = weights.sum()
+    if not np.isfinite(total) or total == 0:
+        raise InvalidParameterError(
+            f"stakes must be finite and not sum to zero (sum is {total})",
+            details={"total": float(total)},
+        )
+    x = preds[st.index].to_numpy(dtype=np.float64)
+    meta = np.where(np.isnan(x), 0.0, x) @ weights / total
+    return pd.Series(meta, index=preds.index)
+
+
+# --- metric cores shared by the single-era and by-era entry points ----------------------
+
+
+def _era_label(labels: Sequence[Hashable] | None, e: int) -> str:
+    return "" if labels is None else f" in era {labels[e]!r}"
+
+
+def _guard_power(
+    rc: kernels.RankCodes,
+    seg: Segments,
+    columns: Sequence[Hashable],
+    eras: Sequence[Hashable] | None,
+) -> None:
+    """numerai-tools' check that ``pow15`` of the Gaussianized ranks keeps corr ≥ 0.9."""
+    g_table = rc.gaussian_table
+    # Rows without ties all hold the same values per era: check those once per era.
+    pos = np.arange(seg.n, dtype=np.int64) - seg.first_col
+    offsets = np.repeat(np.concatenate([[0], np.cumsum(2 * seg.lengths - 1)[:-1]]), seg.lengths)
+    tie_free = g_table[offsets + 2 * pos][None, :]
+    bad = np.broadcast_to(
+        kernels.power_distorts(kernels.pow15(tie_free), tie_free, seg),
+        (len(columns), seg.n_eras),
+    ).copy()
+    tied = np.flatnonzero(rc.has_ties)
+    if tied.size:
+        g = g_table[rc.codes[tied]]
+        bad[tied] = kernels.power_distorts(kernels.pow15(g), g, seg)
+    if bad.any():
+        col, era = (int(i) for i in np.argwhere(bad)[0])
+        _raise_degenerate(f"predictions column {columns[col]!r}", seg, era, eras)
+
+
+def _raise_degenerate(what: str, seg: Segments, era: int, eras: Sequence[Hashable] | None) -> None:
+    where = _era_label(eras, era)
+    if seg.lengths[era] < 2:
+        raise DegenerateDataError(
+            f"only one row left to score{where}; correlation needs at least two",
+            details={"era": None if eras is None else str(eras[era])},
+        )
+    raise DegenerateDataError(
+        f"{what}{where} loses its shape under the 1.5 power transform "
+        "(correlation with its input below 0.9); the metric is undefined for it",
+        details={"era": None if eras is None else str(eras[era])},
+    )
+
+
+def _corr_core(
+    p: FloatArray,
+    t_centered: FloatArray,
+    seg: Segments,
+    *,
+    top_bottom: int | None,
+    target_pow15: bool,
+    columns: Sequence[Hashable],
+    eras: Sequence[Hashable] | None = None,
+) -> FloatArray:
+    """numerai_corr of aligned, NaN-free rows ``p`` ``(k, n)`` against centred targets."""
+    tb = _check_top_bottom(top_bottom, int(seg.lengths.min()))
+    rc = kernels.rank_codes(p, seg)
+    _guard_power(rc, seg, columns, eras)
+    p15 = rc.lookup(kernels.pow15(rc.gaussian_table))
+    if target_pow15:
+        t = kernels.pow15(t_centered)
+        bad = kernels.power_distorts(t, t_centered, seg)[0]
+        if bad.any():
+            _raise_degenerate("the target", seg, int(np.flatnonzero(bad)[0]), eras)
+    else:
+        t = t_centered
+    if tb is None:
+        return kernels.pearson(p15, t, seg)
+    return kernels.pearson_masked(p15, t, kernels.top_bottom_mask(p15, seg, tb), seg)
+
+
+def _gaussian_ranks(x: FloatArray, seg: Segments) -> FloatArray:
+    rc = kernels.rank_codes(x, seg)
+    return rc.lookup(rc.gaussian_table)
+
+
+def _mmc_core(
+    p: FloatArray, m: FloatArray, t: FloatArray, seg: Segments, top_bottom: int | None
+) -> FloatArray:
+    tb = _check_top_bottom(top_bottom, int(seg.lengths.min()))
+    g = _gaussian_ranks(p, seg)
+    mg = _gaussian_ranks(m[None, :], seg)[0]
+    return kernels.contribution(g, mg, t, seg, tb)
+
+
+def _neutral_normalized(
+    p: FloatArray,
+    features: np.ndarray,
+    seg: Segments,
+    columns: Sequence[Hashable],
+    eras: Sequence[Hashable] | None,
+    rows: IntArray | None = None,
+) -> FloatArray:
+    """Gaussianized ranks of ``p``, neutralized to the features and scaled to unit std."""
+    neutral = kernels.neutralize(_gaussian_ranks(p, seg), features, seg, rows=rows)
+    std = np.sqrt(seg.mean((neutral - seg.spread(seg.mean(neutral))) ** 2))
+    bad = np.isnan(std) | (std == 0)
+    if bad.any():
+        col, era = (int(i) for i in np.argwhere(bad)[0])
+        raise DegenerateDataError(
+            f"predictions column {columns[col]!r}{_era_label(eras, era)} has nothing left "
+            "after feature neutralization (it is constant, or a combination of the features)",
+            details={"column": str(columns[col])},
+        )
+    return np.asarray(neutral / seg.spread(std), dtype=np.float64)
+
+
+# --- single-era metrics -------------------------------------------------------------------
+
+
+def numerai_corr(
+    predictions: pd.DataFrame,
+    targets: pd.Series,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+    top_bottom: int | None = None,
+    target_pow15: bool = True,
+) -> pd.Series:
+    """Numerai's CORR of every prediction column with the targets.
+
+    Targets are centred (over all of them), ids aligned within the data-loss budget,
+    predictions tie-kept ranked, Gaussianized and raised to the 1.5 power, targets raised to
+    the 1.5 power (unless ``target_pow15=False``, for raw returns), then Pearson-correlated.
+    ``top_bottom=k`` correlates only each column's k lowest and k highest predictions.
+    """
+    preds = _as_frame(predictions, "predictions")
+    tgt = _as_series(targets, "targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    tgt = tgt - tgt.mean()
+    ids = _overlap(_Ids.of(tgt, "targets"), _Ids.of(preds, "predictions"), ratio).index
+    p = _float_rows(preds, "predictions")[:, _positions(preds.index, ids)]
+    t = _float_values(tgt, "targets")[_positions(tgt.index, ids)]
+    scores = _corr_core(
+        p,
+        t,
+        Segments.single(len(ids)),
+        top_bottom=top_bottom,
+        target_pow15=target_pow15,
+        columns=list(preds.columns),
+    )
+    return pd.Series(scores[:, 0], index=preds.columns)
+
+
+def correlation_contribution(
+    predictions: pd.DataFrame,
+    meta_model: pd.Series,
+    live_targets: pd.Series,
+    top_bottom: int | None = None,
+    *,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> pd.Series:
+    """MMC (or BMC, given the benchmark meta model): each column's contribution to the meta
+    model's correlation with the target.
+
+    Predictions and meta model are tie-kept ranked and Gaussianized, each prediction is
+    orthogonalized to the meta model, and the result is dotted with the centred target
+    (scaled by 4 first when it lies in [0, 1]) and divided by the number of rows.
+    """
+    preds = _as_frame(predictions, "predictions")
+    meta = _as_series(meta_model, "meta_model")
+    tgt = _as_series(live_targets, "live_targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    # The reference aligns pairwise, in this order, each step under the budget.
+    meta_ids, preds_ids = _Ids.of(meta, "meta_model"), _Ids.of(preds, "predictions")
+    step1 = _overlap(meta_ids, preds_ids, ratio)
+    step2 = _overlap(
+        _Ids.of(tgt, "live_targets"), _Ids("predictions", step1.index, step1.valid), ratio
+    )
+    ids = _overlap(step2, _Ids("meta_model", step1.index, step1.valid), ratio).index
+    p = _float_rows(preds, "predictions")[:, _positions(preds.index, ids)]
+    m = _float_values(meta, "meta_model")[_positions(meta.index, ids)]
+    t = _float_values(tgt, "live_targets")[_positions(tgt.index, ids)]
+    scores = _mmc_core(p, m, t, Segments.single(len(ids)), top_bottom)
+    return pd.Series(scores[:, 0], index=preds.columns)
+
+
+def feature_neutral_corr(
+    predictions: pd.DataFrame,
+    features: pd.DataFrame,
+    targets: pd.Series,
+    top_bottom: int | None = None,
+    *,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> pd.Series:
+    """FNC: numerai_corr of the predictions after neutralizing them to the features.
+
+    Predictions are tie-kept ranked, Gaussianized, neutralized to ``features`` (same ids in
+    the same sorted order), scaled to unit variance, then scored with :func:`numerai_corr`.
+    """
+    preds = _as_frame(predictions, "predictions")
+    feats = _as_frame(features, "features")
+    tgt = _as_series(targets, "targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    _check_unique(preds, "predictions")
+    _check_sorted(preds, "predictions")
+    p = _float_rows(preds, "predictions")
+    _check_no_nan(p, "predictions")
+    f = _features_matrix(feats)
+    if f.dtype.kind == "f":
+        _check_no_nan(f, "features")
+    if len(feats) != len(preds) or not feats.index.equals(preds.index):
+        raise IndexMismatchError(
+            "features must have the same ids as the predictions, in the same order",
+            details={"predictions": len(preds), "features": len(feats)},
+        )
+    if len(preds) == 0:
+        raise ScoringInputError("predictions are empty")
+    columns = list(preds.columns)
+    neutral = _neutral_normalized(p, f, Segments.single(len(preds)), columns, None)
+    tgt = tgt - tgt.mean()
+    pred_ids = _Ids("predictions", preds.index, np.ones(len(preds), dtype=bool))
+    ids = _overlap(_Ids.of(tgt, "targets"), pred_ids, ratio).index
+    t = _float_values(tgt, "targets")[_positions(tgt.index, ids)]
+    scores = _corr_core(
+        np.ascontiguousarray(neutral[:, _positions(preds.index, ids)]),
+        t,
+        Segments.single(len(ids)),
+        top_bottom=top_bottom,
+        target_pow15=True,
+        columns=columns,
+    )
+    return pd.Series(scores[:, 0], index=preds.columns)
+
+
+def max_feature_correlation(
+    s: pd.Series, features: pd.DataFrame, top_bottom: int | None = None
+) -> tuple[str, float]:
+    """The feature most correlated (in absolute Pearson) with ``s``, and that correlation."""
+    series = _as_series(s, "s")
+    feats = _as_frame(features, "features")
+    _check_sorted(feats, "features")
+    _check_sorted(series, "s")
+    if len(feats) != len(series) or not feats.index.equals(series.index):
+        raise IndexMismatchError("s and features must have the same ids in the same order")
+    if len(series) == 0 or feats.shape[1] == 0:
+        raise ScoringInputError("s and features must not be empty")
+    x = _float_values(series, "s")
+    _check_no_nan(x, "s")
+    f = _float_rows(feats, "features")
+    _check_no_nan(f, "features")
+    seg = Segments.single(len(x))
+    tb = _check_top_bottom(top_bottom, len(x))
+    if tb is None:
+        corr = kernels.pearson(f, x, seg)[:, 0]
+    else:
+        mask = kernels.top_bottom_mask(x[None, :], seg, tb)
+        corr = kernels.pearson_masked(f, x, np.broadcast_to(mask, f.shape), seg)[:, 0]
+    corr = np.abs(corr)
+    if np.isnan(corr).all():
+        raise DegenerateDataError("no feature has a defined correlation with s (is s constant?)")
+    best = int(np.nanargmax(corr))
+    return str(feats.columns[best]), float(corr[best])
+
+
+# --- per-era metrics ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Eras:
+    """Rows grouped by era: ``order`` puts them era by era (``None`` when they already are)."""
+
+    labels: list[Hashable]
+    seg: Segments
+    order: IntArray | None
+
+    @classmethod
+    def of(cls, eras: object, index: pd.Index, *, by_id: bool = False) -> _Eras:
+        era = eras if isinstance(eras, pd.Series) else pd.Series(np.asarray(eras), index=index)
+        if len(era) != len(index) or not era.index.equals(index):
+            raise IndexMismatchError("eras must have one label per row, with the same ids")
+        if era.isna().any():
+            raise MissingValuesError("eras contains missing labels", details={"input": "eras"})
+        if len(era) == 0:
+            raise ScoringInputError("there are no rows to score")
+        codes, uniques = pd.factorize(era, sort=True)
+        codes = codes.astype(np.int64)
+        if by_id:  # ids ascending within each era, as the reference sees each era
+            order = np.lexsort((np.argsort(np.argsort(index.to_numpy(), kind="stable")), codes))
+        elif np.all(codes[1:] >= codes[:-1]):
+            order = None
+        else:
+            order = np.argsort(codes, kind="stable")
+        seg = Segments.from_lengths(np.bincount(codes, minlength=len(uniques)))
+        return cls(list(uniques), seg, None if order is None else order.astype(np.int64))
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        return x if self.order is None else x[..., self.order]
+
+    def frame(self, scores: FloatArray, columns: pd.Index) -> pd.DataFrame:
+        index = pd.Index(self.labels, name="era")
+        return pd.DataFrame(scores.T, index=index, columns=columns)
+
+
+def _same_index(index: pd.Index, **others: Frame) -> None:
+    for name, obj in others.items():
+        if len(obj) != len(index) or not obj.index.equals(index):
+            raise IndexMismatchError(
+                f"{name} must have the same index as the predictions (one row each)",
+                details={"input": name},
+            )
+
+
+def _check_budget(
+    kept: np.ndarray, total: np.ndarray, ratio: float, eras: _Eras, what: str
+) -> None:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = kept / total >= 1 - ratio
+    if not ok.all():
+        e = int(np.flatnonzero(~ok)[0])
+        raise NotEnoughOverlapError(
+            f"{what} in era {eras.labels[e]!r}: only {int(kept[e])} of {int(total[e])} rows "
+            f"have values in both, at least {1 - ratio:.0%} must",
+            details={
+                "era": str(eras.labels[e]),
+                "overlapping": int(kept[e]),
+                "total": int(total[e]),
+            },
+        )
+
+
+def _centred_per_era(t: FloatArray, seg: Segments) -> FloatArray:
+    valid = ~np.isnan(t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = seg.sum(np.where(valid, t, 0.0)) / seg.sum(valid)
+    return np.asarray(t - seg.spread(mean[None, :])[0], dtype=np.float64)
+
+
+def numerai_corr_by_era(
+    predictions: pd.DataFrame,
+    targets: pd.Series,
+    eras: pd.Series,
+    *,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+    top_bottom: int | None = None,
+    target_pow15: bool = True,
+) -> pd.DataFrame:
+    """:func:`numerai_corr` of every era at once: a DataFrame of eras × prediction columns.
+
+    ``predictions``, ``targets`` and ``eras`` are rows of one dataset sharing one index; the
+    result equals applying :func:`numerai_corr` to each era's rows.
+    """
+    preds = _as_frame(predictions, "predictions")
+    tgt = _as_series(targets, "targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    _same_index(preds.index, targets=tgt)
+    groups = _Eras.of(eras, preds.index, by_id=top_bottom is not None and top_bottom > 0)
+    seg = groups.seg
+    p = groups.rows(_float_rows(preds, "predictions"))
+    t = _centred_per_era(groups.rows(_float_values(tgt, "targets")), seg)
+    valid = ~np.isnan(t) & ~np.isnan(p).any(axis=0)
+    _check_budget(seg.sum(valid), seg.lengths, ratio, groups, "targets and predictions")
+    kept = seg.subset(valid)
+    scores = _corr_core(
+        np.ascontiguousarray(p[:, valid]),
+        t[valid],
+        kept,
+        top_bottom=top_bottom,
+        target_pow15=target_pow15,
+        columns=list(preds.columns),
+        eras=groups.labels,
+    )
+    return groups.frame(scores, preds.columns)
+
+
+def correlation_contribution_by_era(
+    predictions: pd.DataFrame,
+    meta_model: pd.Series,
+    targets: pd.Series,
+    eras: pd.Series,
+    *,
+    top_bottom: int | None = None,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> pd.DataFrame:
+    """:func:`correlation_contribution` of every era at once (eras × prediction columns)."""
+    preds = _as_frame(predictions, "predictions")
+    meta = _as_series(meta_model, "meta_model")
+    tgt = _as_series(targets, "targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    _same_index(preds.index, meta_model=meta, targets=tgt)
+    groups = _Eras.of(eras, preds.index, by_id=top_bottom is not None and top_bottom > 0)
+    seg = groups.seg
+    p = groups.rows(_float_rows(preds, "predictions"))
+    m = groups.rows(_float_values(meta, "meta_model"))
+    t = groups.rows(_float_values(tgt, "targets"))
+    # The reference's three pairwise alignments, replayed on counts per era.
+    both = ~np.isnan(m) & ~np.isnan(p).any(axis=0)
+    n_both = seg.sum(both)
+    _check_budget(n_both, seg.lengths, ratio, groups, "meta_model and predictions")
+    valid = both & ~np.isnan(t)
+    n_valid = seg.sum(valid)
+    _check_budget(n_valid, seg.lengths, ratio, groups, "live_targets and predictions")
+    _check_budget(n_valid, n_both, ratio, groups, "predictions and live_targets")
+    kept = seg.subset(valid)
+    scores = _mmc_core(np.ascontiguousarray(p[:, valid]), m[valid], t[valid], kept, top_bottom)
+    return groups.frame(scores, preds.columns)
+
+
+def feature_neutral_corr_by_era(
+    predictions: pd.DataFrame,
+    features: pd.DataFrame,
+    targets: pd.Series,
+    eras: pd.Series,
+    *,
+    top_bottom: int | None = None,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> pd.DataFrame:
+    """:func:`feature_neutral_corr` of every era at once (eras × prediction columns).
+
+    Each era's predictions are neutralized to that era's features. Features are read in
+    place, one era at a time, so an int8 feature matrix is never copied whole.
+    """
+    preds = _as_frame(predictions, "predictions")
+    feats = _as_frame(features, "features")
+    tgt = _as_series(targets, "targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    _same_index(preds.index, features=feats, targets=tgt)
+    groups = _Eras.of(eras, preds.index, by_id=top_bottom is not None and top_bottom > 0)
+    seg = groups.seg
+    p = groups.rows(_float_rows(preds, "predictions"))
+    _check_no_nan(p, "predictions")
+    f = _features_matrix(feats)
+    if f.dtype.kind == "f":
+        _check_no_nan(f, "features")
+    columns = list(preds.columns)
+    neutral = _neutral_normalized(p, f, seg, columns, groups.labels, rows=groups.order)
+    t = _centred_per_era(groups.rows(_float_values(tgt, "targets")), seg)
+    valid = ~np.isnan(t)
+    _check_budget(seg.sum(valid), seg.lengths, ratio, groups, "targets and predictions")
+    kept = seg.subset(valid)
+    scores = _corr_core(
+        np.ascontiguousarray(neutral[:, valid]),
+        t[valid],
+        kept,
+        top_bottom=top_bottom,
+        target_pow15=True,
+        columns=columns,
+        eras=groups.labels,
+    )
+    return groups.frame(scores, preds.columns)
