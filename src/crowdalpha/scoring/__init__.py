@@ -19,6 +19,7 @@ from crowdalpha.scoring.metrics import (
     numerai_corr,
     numerai_corr_by_era,
     orthogonalize,
+    score_submissions,
     stake_weight,
     tie_kept_rank,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "numerai_corr",
     "numerai_corr_by_era",
     "orthogonalize",
+    "score_submissions",
     "stake_weight",
     "summarize",
     "tie_kept_rank",

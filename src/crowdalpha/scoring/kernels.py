@@ -92,6 +92,12 @@ class Segments:
             return np.asarray(x.sum(axis=-1, keepdims=True), dtype=np.float64)
         return np.asarray(np.add.reduceat(x, self.starts[:-1], axis=-1), dtype=np.float64)
 
+    def dot(self, x: FloatArray, v: FloatArray) -> FloatArray:
+        """Per-era sums of ``x * v`` for ``x`` ``(k, n)`` and ``v`` ``(n,)``: ``(k, n_eras)``."""
+        if self.n_eras == 1:
+            return np.asarray((x @ v)[:, None], dtype=np.float64)
+        return self.sum(x * v)
+
     def mean(self, x: FloatArray) -> FloatArray:
         return self.sum(x) / self.lengths
 
@@ -166,7 +172,8 @@ def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
     twice_rank, _ = _tie_runs(sorted_x, seg)
     # Sorting stays within eras, so sorted position j still belongs to era ids[j].
     counts = seg.spread(seg.sum(~np.isnan(x)))
-    ranks_sorted = ((twice_rank - 1) * 0.5) / counts
+    with np.errstate(divide="ignore", invalid="ignore"):  # an all-NaN era counts 0
+        ranks_sorted = ((twice_rank - 1) * 0.5) / counts
     ranks_sorted[np.isnan(sorted_x)] = np.nan
     out = np.empty_like(ranks_sorted)
     np.put_along_axis(out, order, ranks_sorted, axis=1)
@@ -238,8 +245,9 @@ def pearson(a: FloatArray, b: FloatArray, seg: Segments) -> FloatArray:
     """
     ac = a - seg.spread(seg.mean(a))
     bc = b - seg.spread(seg.mean(b))
-    num = seg.sum(ac * bc)
-    den = seg.sum(ac * ac) * seg.sum(bc * bc)
+    num = seg.dot(ac, bc) if bc.ndim == 1 else seg.sum(ac * bc)
+    ssa = np.einsum("ij,ij->i", ac, ac)[:, None] if seg.n_eras == 1 else seg.sum(ac * ac)
+    den = ssa * seg.sum(bc * bc)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / np.sqrt(den)
     out[den == 0] = np.nan
@@ -318,12 +326,12 @@ def contribution(
     all_in_unit = seg.sum(in_unit.astype(np.int64)) == seg.lengths
     t4 = t * np.where(seg.spread(all_in_unit[None, :])[0], 4.0, 1.0)
     tc = t4 - seg.spread(seg.mean(t4))
-    pm = seg.sum(p * m)
+    pm = seg.dot(p, m)
     mm = seg.sum(m * m)
     with np.errstate(invalid="ignore", divide="ignore"):
         beta = pm / mm
         if top_bottom is None:
-            out = (seg.sum(p * tc) - seg.sum(tc * m) * beta) / seg.lengths
+            out = (seg.dot(p, tc) - seg.sum(tc * m) * beta) / seg.lengths
         else:
             p_perp = p - m * seg.spread(beta)
             mask = top_bottom_mask(p_perp, seg, top_bottom)

@@ -9,11 +9,22 @@ The ``*_by_era`` functions take the rows of a whole dataset (predictions, target
 label per row, sharing one index) and return one score per era and column — the numbers the
 reference gives when applied era by era through ``groupby("era")``, without the loop.
 
-Deliberate differences from the reference, all refusals of input it mishandles:
-duplicated ids are refused (``DuplicateIdsError``) rather than silently multiplied; a
-``max_filtered_index_ratio`` outside [0, 1] or a ``top_bottom`` larger than half an era is
-refused up front (``InvalidParameterError``); a stake vector that sums to zero is refused
-rather than producing infinities.
+Deliberate differences from the reference, where it mishandles input:
+
+- duplicated ids are refused (``DuplicateIdsError``) rather than silently multiplied;
+- a ``max_filtered_index_ratio`` outside [0, 1] or a ``top_bottom`` larger than half an era
+  is refused up front (``InvalidParameterError``) rather than failing later;
+- stakes that sum to zero (or are NaN) are refused rather than giving a meta model of NaN;
+- unnamed targets work (the reference raises ``KeyError`` on them);
+- ``orthogonalize`` of a 1-D ``v`` returns a 1-D vector;
+- the ``*_by_era`` functions accept rows in any order (they align nothing by id, and sort ids
+  within each era where ``top_bottom`` tie-breaking needs it), where the reference's FNC
+  refuses an era whose ids are not sorted.
+
+One limit of matching the reference: rows whose predictions and features are all identical
+have identical neutralized values in exact arithmetic; the reference's rounding breaks
+their tie one way and ours may break it the other, which moves FNC by about 1e-3 of such a
+pair's rank step. Real data practically never holds such rows.
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ __all__ = [
     "numerai_corr",
     "numerai_corr_by_era",
     "orthogonalize",
+    "score_submissions",
     "stake_weight",
     "tie_kept_rank",
 ]
@@ -206,6 +218,26 @@ def _positions(index: pd.Index, ids: pd.Index) -> IntArray:
     return np.asarray(index.get_indexer(ids), dtype=np.int64)
 
 
+def _take(x: FloatArray, index: pd.Index, ids: pd.Index) -> FloatArray:
+    """The entries of ``x`` (last axis indexed by ``index``) for ``ids``, copied only if needed."""
+    if index.equals(ids):
+        return x
+    return np.ascontiguousarray(x[..., _positions(index, ids)])
+
+
+def _rows_ids(preds: pd.DataFrame, name: str) -> tuple[FloatArray, _Ids]:
+    """Float rows ``(k, n)`` of a frame, and its ids with rows free of NaN."""
+    _check_unique(preds, name)
+    p = _float_rows(preds, name)
+    return p, _Ids(name, preds.index, ~np.isnan(p).any(axis=0))
+
+
+def _values_ids(series: pd.Series, name: str) -> tuple[FloatArray, _Ids]:
+    _check_unique(series, name)
+    v = _float_values(series, name)
+    return v, _Ids(name, series.index, ~np.isnan(v))
+
+
 def filter_sort_index(
     s1: Frame, s2: Frame, max_filtered_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO
 ) -> tuple[Frame, Frame]:
@@ -272,9 +304,14 @@ def neutralize(
 
 
 def orthogonalize(v: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``v − u (vᵀu)/(uᵀu)``: each column of ``v`` with its projection on ``u`` removed."""
+    """``v − u (vᵀu)/(uᵀu)``: each column of ``v`` with its projection on ``u`` removed.
+
+    A 1-D ``v`` gives a 1-D result (the reference broadcasts it into an ``(n, n)`` matrix).
+    """
     va = np.asarray(v, dtype=np.float64)
     ua = np.asarray(u, dtype=np.float64)
+    if ua.ndim == 2 and ua.shape[1] == 1:  # a column vector, as np.outer flattens it
+        ua = ua[:, 0]
     if ua.ndim != 1 or va.ndim not in (1, 2) or va.shape[0] != ua.shape[0]:
         raise InvalidInputError(
             f"orthogonalize needs v of shape (n,) or (n, k) and u of shape (n,), "
@@ -363,10 +400,11 @@ def _corr_core(
     target_pow15: bool,
     columns: Sequence[Hashable],
     eras: Sequence[Hashable] | None = None,
+    rc: kernels.RankCodes | None = None,
 ) -> FloatArray:
     """numerai_corr of aligned, NaN-free rows ``p`` ``(k, n)`` against centred targets."""
     tb = _check_top_bottom(top_bottom, int(seg.lengths.min()))
-    rc = kernels.rank_codes(p, seg)
+    rc = kernels.rank_codes(p, seg) if rc is None else rc
     _guard_power(rc, seg, columns, eras)
     p15 = rc.lookup(kernels.pow15(rc.gaussian_table))
     if target_pow15:
@@ -387,10 +425,15 @@ def _gaussian_ranks(x: FloatArray, seg: Segments) -> FloatArray:
 
 
 def _mmc_core(
-    p: FloatArray, m: FloatArray, t: FloatArray, seg: Segments, top_bottom: int | None
+    p: FloatArray,
+    m: FloatArray,
+    t: FloatArray,
+    seg: Segments,
+    top_bottom: int | None,
+    g: FloatArray | None = None,
 ) -> FloatArray:
     tb = _check_top_bottom(top_bottom, int(seg.lengths.min()))
-    g = _gaussian_ranks(p, seg)
+    g = _gaussian_ranks(p, seg) if g is None else g
     mg = _gaussian_ranks(m[None, :], seg)[0]
     return kernels.contribution(g, mg, t, seg, tb)
 
@@ -402,9 +445,11 @@ def _neutral_normalized(
     columns: Sequence[Hashable],
     eras: Sequence[Hashable] | None,
     rows: IntArray | None = None,
+    g: FloatArray | None = None,
 ) -> FloatArray:
     """Gaussianized ranks of ``p``, neutralized to the features and scaled to unit std."""
-    neutral = kernels.neutralize(_gaussian_ranks(p, seg), features, seg, rows=rows)
+    g = _gaussian_ranks(p, seg) if g is None else g
+    neutral = kernels.neutralize(g, features, seg, rows=rows)
     std = np.sqrt(seg.mean((neutral - seg.spread(seg.mean(neutral))) ** 2))
     bad = np.isnan(std) | (std == 0)
     if bad.any():
@@ -437,19 +482,26 @@ def numerai_corr(
     preds = _as_frame(predictions, "predictions")
     tgt = _as_series(targets, "targets")
     ratio = _check_ratio(max_filtered_index_ratio)
-    tgt = tgt - tgt.mean()
-    ids = _overlap(_Ids.of(tgt, "targets"), _Ids.of(preds, "predictions"), ratio).index
-    p = _float_rows(preds, "predictions")[:, _positions(preds.index, ids)]
-    t = _float_values(tgt, "targets")[_positions(tgt.index, ids)]
+    p_all, p_ids = _rows_ids(preds, "predictions")
+    t_all, t_ids = _values_ids(tgt, "targets")
+    t_all = t_all - t_all[t_ids.valid].mean() if t_ids.valid.any() else t_all
+    ids = _overlap(t_ids, p_ids, ratio).index
     scores = _corr_core(
-        p,
-        t,
+        _take(p_all, preds.index, ids),
+        _take(t_all, tgt.index, ids),
         Segments.single(len(ids)),
         top_bottom=top_bottom,
         target_pow15=target_pow15,
         columns=list(preds.columns),
     )
     return pd.Series(scores[:, 0], index=preds.columns)
+
+
+def _mmc_ids(p_ids: _Ids, m_ids: _Ids, t_ids: _Ids, ratio: float) -> pd.Index:
+    """The reference's three pairwise alignments, in its order, each under the budget."""
+    step1 = _overlap(m_ids, p_ids, ratio)
+    step2 = _overlap(t_ids, _Ids("predictions", step1.index, step1.valid), ratio)
+    return _overlap(step2, _Ids("meta_model", step1.index, step1.valid), ratio).index
 
 
 def correlation_contribution(
@@ -471,16 +523,13 @@ def correlation_contribution(
     meta = _as_series(meta_model, "meta_model")
     tgt = _as_series(live_targets, "live_targets")
     ratio = _check_ratio(max_filtered_index_ratio)
-    # The reference aligns pairwise, in this order, each step under the budget.
-    meta_ids, preds_ids = _Ids.of(meta, "meta_model"), _Ids.of(preds, "predictions")
-    step1 = _overlap(meta_ids, preds_ids, ratio)
-    step2 = _overlap(
-        _Ids.of(tgt, "live_targets"), _Ids("predictions", step1.index, step1.valid), ratio
-    )
-    ids = _overlap(step2, _Ids("meta_model", step1.index, step1.valid), ratio).index
-    p = _float_rows(preds, "predictions")[:, _positions(preds.index, ids)]
-    m = _float_values(meta, "meta_model")[_positions(meta.index, ids)]
-    t = _float_values(tgt, "live_targets")[_positions(tgt.index, ids)]
+    p_all, p_ids = _rows_ids(preds, "predictions")
+    m_all, m_ids = _values_ids(meta, "meta_model")
+    t_all, t_ids = _values_ids(tgt, "live_targets")
+    ids = _mmc_ids(p_ids, m_ids, t_ids, ratio)
+    p = _take(p_all, preds.index, ids)
+    m = _take(m_all, meta.index, ids)
+    t = _take(t_all, tgt.index, ids)
     scores = _mmc_core(p, m, t, Segments.single(len(ids)), top_bottom)
     return pd.Series(scores[:, 0], index=preds.columns)
 
@@ -502,6 +551,19 @@ def feature_neutral_corr(
     feats = _as_frame(features, "features")
     tgt = _as_series(targets, "targets")
     ratio = _check_ratio(max_filtered_index_ratio)
+    scores = _fnc(preds, feats, tgt, ratio, top_bottom)
+    return pd.Series(scores, index=preds.columns)
+
+
+def _fnc(
+    preds: pd.DataFrame,
+    feats: pd.DataFrame,
+    tgt: pd.Series,
+    ratio: float,
+    top_bottom: int | None,
+    g: FloatArray | None = None,
+) -> FloatArray:
+    """FNC of every column; ``g`` may hold the predictions' Gaussianized ranks already."""
     _check_unique(preds, "predictions")
     _check_sorted(preds, "predictions")
     p = _float_rows(preds, "predictions")
@@ -517,20 +579,80 @@ def feature_neutral_corr(
     if len(preds) == 0:
         raise ScoringInputError("predictions are empty")
     columns = list(preds.columns)
-    neutral = _neutral_normalized(p, f, Segments.single(len(preds)), columns, None)
-    tgt = tgt - tgt.mean()
+    neutral = _neutral_normalized(p, f, Segments.single(len(preds)), columns, None, g=g)
+    t_all, t_ids = _values_ids(tgt, "targets")
+    if t_ids.valid.any():
+        t_all = t_all - t_all[t_ids.valid].mean()
     pred_ids = _Ids("predictions", preds.index, np.ones(len(preds), dtype=bool))
-    ids = _overlap(_Ids.of(tgt, "targets"), pred_ids, ratio).index
-    t = _float_values(tgt, "targets")[_positions(tgt.index, ids)]
+    ids = _overlap(t_ids, pred_ids, ratio).index
     scores = _corr_core(
-        np.ascontiguousarray(neutral[:, _positions(preds.index, ids)]),
-        t,
+        _take(neutral, preds.index, ids),
+        _take(t_all, tgt.index, ids),
         Segments.single(len(ids)),
         top_bottom=top_bottom,
         target_pow15=True,
         columns=columns,
     )
-    return pd.Series(scores[:, 0], index=preds.columns)
+    return np.asarray(scores[:, 0], dtype=np.float64)
+
+
+def score_submissions(
+    predictions: pd.DataFrame,
+    targets: pd.Series,
+    *,
+    meta_model: pd.Series | None = None,
+    features: pd.DataFrame | None = None,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> pd.DataFrame:
+    """Resolve a round: CORR, and MMC and FNC when given what they need, of every column.
+
+    Returns one row per prediction column, with columns ``corr``, ``mmc`` (when
+    ``meta_model`` is given) and ``fnc`` (when ``features`` are given). Each equals what
+    :func:`numerai_corr`, :func:`correlation_contribution` and :func:`feature_neutral_corr`
+    return for the same inputs; the ranking they share is done once when their rows coincide
+    (the usual case: every live id predicted, every target known).
+    """
+    preds = _as_frame(predictions, "predictions")
+    tgt = _as_series(targets, "targets")
+    ratio = _check_ratio(max_filtered_index_ratio)
+    p_all, p_ids = _rows_ids(preds, "predictions")
+    t_all, t_ids = _values_ids(tgt, "targets")
+    t_centred = t_all - t_all[t_ids.valid].mean() if t_ids.valid.any() else t_all
+    ids = _overlap(t_ids, p_ids, ratio).index
+    p = _take(p_all, preds.index, ids)
+    seg = Segments.single(len(ids))
+    rc = kernels.rank_codes(p, seg)
+    columns = list(preds.columns)
+    out = {
+        "corr": _corr_core(
+            p,
+            _take(t_centred, tgt.index, ids),
+            seg,
+            top_bottom=None,
+            target_pow15=True,
+            columns=columns,
+            rc=rc,
+        )[:, 0]
+    }
+    g = rc.lookup(rc.gaussian_table)
+    if meta_model is not None:
+        meta = _as_series(meta_model, "meta_model")
+        m_all, m_ids = _values_ids(meta, "meta_model")
+        mmc_ids = _mmc_ids(p_ids, m_ids, t_ids, ratio)
+        shared = mmc_ids.equals(ids)
+        out["mmc"] = _mmc_core(
+            p if shared else _take(p_all, preds.index, mmc_ids),
+            _take(m_all, meta.index, mmc_ids),
+            _take(t_all, tgt.index, mmc_ids),
+            seg if shared else Segments.single(len(mmc_ids)),
+            None,
+            g=g if shared else None,
+        )[:, 0]
+    if features is not None:
+        feats = _as_frame(features, "features")
+        shared = ids.equals(preds.index)
+        out["fnc"] = _fnc(preds, feats, tgt, ratio, None, g=g if shared else None)
+    return pd.DataFrame(out, index=preds.columns)
 
 
 def max_feature_correlation(
@@ -603,6 +725,12 @@ class _Eras:
 
 
 def _same_index(index: pd.Index, **others: Frame) -> None:
+    if not index.is_unique:
+        dupes = index[index.duplicated()].unique()[:5].tolist()
+        raise DuplicateIdsError(
+            f"predictions has duplicated ids (e.g. {dupes}); every id must appear once",
+            details={"input": "predictions", "examples": [str(d) for d in dupes]},
+        )
     for name, obj in others.items():
         if len(obj) != len(index) or not obj.index.equals(index):
             raise IndexMismatchError(
