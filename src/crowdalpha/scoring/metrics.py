@@ -229,7 +229,7 @@ def _rows_ids(preds: pd.DataFrame, name: str) -> tuple[FloatArray, _Ids]:
     """Float rows ``(k, n)`` of a frame, and its ids with rows free of NaN."""
     _check_unique(preds, name)
     p = _float_rows(preds, name)
-    return p, _Ids(name, preds.index, ~np.isnan(p).any(axis=0))
+    return p, _Ids(name, preds.index, np.asarray(~np.isnan(p).any(axis=0), dtype=bool))
 
 
 def _values_ids(series: pd.Series, name: str) -> tuple[FloatArray, _Ids]:
