@@ -135,9 +135,18 @@ def test_neutralize_per_era_uses_each_eras_features() -> None:
 
 
 def test_float32_gram_is_used_only_where_exact() -> None:
-    assert kernels._exact_float32_gram(np.full((5000, 3), 4, dtype=np.int8))
-    assert not kernels._exact_float32_gram(np.full((5000, 3), 100, dtype=np.int16))
-    assert not kernels._exact_float32_gram(np.zeros((10, 3)))
+    # int8 features in 0..4: sums of products stay below 2**24 for up to 2**24 // 16 rows
+    assert kernels._float32_gram_rows(np.full((5000, 3), 4, dtype=np.int8)) == (2**24 - 1) // 16
+    assert kernels._float32_gram_rows(np.full((10, 3), -100, dtype=np.int16)) == 1677
+    assert kernels._float32_gram_rows(np.zeros((10, 3))) == 0
+
+
+def test_neutralize_beyond_the_float32_exact_size_switches_to_float64() -> None:
+    rng = np.random.default_rng(8)
+    f = rng.integers(-100, 101, size=(2000, 5)).astype(np.int16)  # exact up to 1677 rows
+    x = rng.normal(size=(2, 2000))
+    ours = kernels.neutralize(x, f, Segments.single(2000))
+    np.testing.assert_allclose(ours, _lstsq_reference(x, f), atol=1e-9, rtol=0)
 
 
 def test_score_submissions_equals_the_separate_metrics() -> None:
@@ -163,3 +172,32 @@ def test_score_submissions_equals_the_separate_metrics() -> None:
         pd.testing.assert_series_equal(
             got["fnc"], scoring.feature_neutral_corr(preds, feats, t), check_names=False
         )
+
+
+def test_score_by_era_equals_the_separate_per_era_metrics() -> None:
+    rng = np.random.default_rng(12)
+    lengths = [150, 220, 90, 300]
+    n = sum(lengths)
+    idx = pd.Index([f"n{i:015x}" for i in rng.permutation(n)])
+    eras = pd.Series(np.repeat(["0001", "0002", "0003", "0004"], lengths), index=idx)
+    preds = pd.DataFrame(rng.random((n, 3)), index=idx, columns=["a", "b", "c"])
+    target = pd.Series(rng.choice([0, 0.25, 0.5, 0.75, 1.0], n), index=idx)
+    feats = pd.DataFrame(rng.integers(0, 5, (n, 12), dtype=np.int8), index=idx)
+    meta = scoring.stake_weight(preds, pd.Series([1.0, 1.0, 2.0], index=preds.columns))
+    shuffled = rng.permutation(n)
+    for t, m in (
+        (target, meta),
+        (target.mask(rng.random(n) < 0.05), meta.mask(rng.random(n) < 0.05)),
+    ):
+        args = [x.iloc[shuffled] for x in (preds, t, eras, m, feats)]
+        p_, t_, e_, m_, f_ = args
+        got = scoring.score_by_era(p_, t_, e_, meta_model=m_, features=f_)
+        assert sorted(got) == ["corr", "fnc", "mmc"]
+        pd.testing.assert_frame_equal(got["corr"], scoring.numerai_corr_by_era(p_, t_, e_))
+        pd.testing.assert_frame_equal(
+            got["mmc"], scoring.correlation_contribution_by_era(p_, m_, t_, e_)
+        )
+        pd.testing.assert_frame_equal(
+            got["fnc"], scoring.feature_neutral_corr_by_era(p_, f_, t_, e_)
+        )
+    assert list(scoring.score_by_era(preds, target, eras)) == ["corr"]

@@ -77,9 +77,10 @@ def run_demo(console: Console, *, eras: int, rows: int, n_features: int, seed: i
     meta = scoring.stake_weight(preds, stakes)
     started = time.perf_counter()
     with console.status("Scoring every model in every era…"):
-        corr = scoring.numerai_corr_by_era(preds, data["target"], data["era"])
-        mmc = scoring.correlation_contribution_by_era(preds, meta, data["target"], data["era"])
-        fnc = scoring.feature_neutral_corr_by_era(preds, data[names], data["target"], data["era"])
+        per_era = scoring.score_by_era(
+            preds, data["target"], data["era"], meta_model=meta, features=data[names]
+        )
+        corr, mmc, fnc = per_era["corr"], per_era["mmc"], per_era["fnc"]
     elapsed = time.perf_counter() - started
 
     corr_s, mmc_s, fnc_s = (scoring.summarize(df) for df in (corr, mmc, fnc))

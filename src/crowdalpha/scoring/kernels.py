@@ -18,12 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy import special
+from scipy.linalg import lapack
+from threadpoolctl import ThreadpoolController
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -115,7 +119,7 @@ class Segments:
 
 def _map_rows(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     """Apply a row-wise ``fn`` to blocks of rows on several threads when it pays off."""
-    workers = min(os.cpu_count() or 1, 8)
+    workers = min(_cpu_count(), 8)
     if x.shape[0] < _PARALLEL_MIN_ROWS or workers < 2:
         return fn(x)
     blocks = np.array_split(np.arange(x.shape[0]), workers)
@@ -130,13 +134,25 @@ def sort_order(x: FloatArray, seg: Segments, *, stable: bool = False) -> IntArra
     ``stable=True`` keeps equal values in their column order, as ``np.argsort(kind="stable")``
     does, which is what numerai-tools' top/bottom selection relies on.
     """
-    order = _map_rows(lambda b: np.argsort(b, axis=1, kind="stable" if stable else "quicksort"), x)
-    if seg.n_eras > 1:
-        # A stable sort by era keeps the value order inside each era (radix sort on int16).
-        era_of = seg.ids.astype(np.int16 if seg.n_eras < 2**15 else np.int32)[order]
-        by_era = _map_rows(lambda b: np.argsort(b, axis=1, kind="stable"), era_of)
-        order = np.take_along_axis(order, by_era, axis=1)
-    return np.asarray(order, dtype=np.int64)
+    kind: Literal["stable", "quicksort"] = "stable" if stable else "quicksort"
+    if seg.n_eras == 1:
+        return np.asarray(_map_rows(lambda b: np.argsort(b, axis=1, kind=kind), x))
+    longest = int(seg.lengths.max())
+    if seg.n_eras * longest <= 2 * seg.n:
+        # Eras of similar sizes: lay them out as rows of an (eras × longest) table padded
+        # with NaN (sorted last) and sort every era at once along the last axis.
+        pos = np.arange(seg.n, dtype=np.int64) - seg.first_col
+        padded = np.full((x.shape[0], seg.n_eras, longest), np.nan)
+        padded[:, seg.ids, pos] = x
+        local = _map_rows(lambda b: np.argsort(b, axis=2, kind=kind), padded)
+        real = local < seg.lengths[None, :, None]
+        glob = local + seg.starts[:-1][None, :, None]
+        return np.asarray(glob[real].reshape(x.shape), dtype=np.int64)
+    # Eras of very different sizes: sort by value, then stably by era (a radix sort).
+    order = _map_rows(lambda b: np.argsort(b, axis=1, kind=kind), x)
+    era_of = seg.ids.astype(np.int16 if seg.n_eras < 2**15 else np.int32)[order]
+    by_era = _map_rows(lambda b: np.argsort(b, axis=1, kind="stable"), era_of)
+    return np.asarray(np.take_along_axis(order, by_era, axis=1), dtype=np.int64)
 
 
 def _tie_runs(sorted_x: FloatArray, seg: Segments) -> tuple[IntArray, BoolArray]:
@@ -343,12 +359,15 @@ def contribution(
 # --- neutralization -------------------------------------------------------------------
 
 
-def _exact_float32_gram(features: np.ndarray) -> bool:
-    """Whether ``FᵀF`` of these integer features is exact in float32 (sums below 2**24)."""
+def _float32_gram_rows(features: np.ndarray) -> int:
+    """How many rows of these features keep ``FᵀF`` exact in float32 (every sum < 2**24).
+
+    Zero for non-integer features, whose Gram matrix is computed in float64 instead.
+    """
     if not np.issubdtype(features.dtype, np.integer) or features.size == 0:
-        return False
-    biggest = int(max(abs(int(features.max())), abs(int(features.min()))))
-    return bool(features.shape[0] * biggest * biggest < 2**24)
+        return 0
+    biggest = max(abs(int(features.max())), abs(int(features.min())), 1)
+    return int((2**24 - 1) // (biggest * biggest))
 
 
 def _lstsq_residual(x: FloatArray, f64: FloatArray, proportion: float) -> FloatArray:
@@ -358,26 +377,45 @@ def _lstsq_residual(x: FloatArray, f64: FloatArray, proportion: float) -> FloatA
     return np.asarray(x - proportion * (design @ beta).T, dtype=np.float64)
 
 
-def _neutralize_block(x: FloatArray, features: np.ndarray, proportion: float) -> FloatArray:
+class _Workspace:
+    """Conversion buffers reused from era to era (fresh 20 MB arrays per era cost page faults)."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        self.f32 = np.empty((rows, cols + 1), dtype=np.float32)
+        self.f64 = np.empty((rows, cols), dtype=np.float64)
+
+
+def _neutralize_block(
+    x: FloatArray,
+    features: np.ndarray,
+    proportion: float,
+    work: _Workspace | None = None,
+    exact_rows: int | None = None,
+) -> FloatArray:
     """Neutralize the rows of ``x`` ``(k, n)`` against ``features`` ``(n, f)`` plus a constant.
 
-    Solves the centred normal equations (an exact float32 Gram matrix for small integer
-    features), refines once when the system is not well conditioned, and falls back to the
-    reference's SVD least squares when it is near singular — so the projection is the one
-    ``np.linalg.lstsq(rcond=1e-6)`` gives. Only numpy's BLAS/LAPACK is used here: mixing it
-    with scipy's separately bundled OpenBLAS makes the two thread pools fight over the cores.
+    Solves the centred normal equations by Cholesky (with an exact float32 Gram matrix for
+    small integer features), refines once when the system is not well conditioned, and
+    falls back to the reference's SVD least squares when it is near singular — so the
+    projection is the one ``np.linalg.lstsq(rcond=1e-6)`` gives. ``exact_rows`` is
+    :func:`_float32_gram_rows` of the features, when the caller knows it already.
     """
     n, nf = features.shape
-    f64 = np.ascontiguousarray(features, dtype=np.float64)
+    work = work if work is not None else _Workspace(n, nf)
+    exact_rows = _float32_gram_rows(features) if exact_rows is None else exact_rows
+    f64 = work.f64[:n]
+    np.copyto(f64, features, casting="unsafe")
     if n <= nf + 1:
         return _lstsq_residual(x, f64, proportion)
-    if _exact_float32_gram(features):
-        f32 = np.ascontiguousarray(features, dtype=np.float32)
-        gram = (f32.T @ f32).astype(np.float64)
-        sums = features.sum(axis=0, dtype=np.int64).astype(np.float64)
+    if n <= exact_rows:
+        # A column of ones appended to F gives the column sums in the same product.
+        f32 = work.f32[:n]
+        np.copyto(f32[:, :nf], features, casting="unsafe")
+        f32[:, nf] = 1.0
+        full = (f32.T @ f32).astype(np.float64)
+        gram, sums = full[:nf, :nf], full[:nf, nf]
     else:
-        gram = f64.T @ f64
-        sums = f64.sum(axis=0)
+        gram, sums = f64.T @ f64, f64.sum(axis=0)
     means = sums / n
     gram_c = gram - np.outer(sums, means)
     # Columns constant in this block lie in the span of the constant: drop them.
@@ -387,23 +425,28 @@ def _neutralize_block(x: FloatArray, features: np.ndarray, proportion: float) ->
         gram_c[:, flat] = 0.0
         gram_c[flat, flat] = 1.0
     try:
-        np.linalg.cholesky(gram_c)  # proves the system positive definite
-        inverse = np.linalg.inv(gram_c)
+        # numpy's Cholesky releases the GIL (scipy's wrapper does not), so eras factorize in
+        # parallel; Lᵀ is the upper factor LAPACK's dpocon/dpotrs take, in Fortran order.
+        chol = np.linalg.cholesky(gram_c).T
     except np.linalg.LinAlgError:
         return _lstsq_residual(x, f64, proportion)
-    inverse[flat, :] = 0.0
-    inverse[:, flat] = 0.0
-    # Exact 1-norm reciprocal condition number, from the inverse we already have.
-    rcond = 1.0 / (np.abs(gram_c).sum(axis=0).max() * np.abs(inverse).sum(axis=0).max())
-    if not rcond >= _GRAM_RCOND_FALLBACK:
+    rcond, info = lapack.dpocon(chol, float(np.abs(gram_c).sum(axis=0).max()))
+    if info != 0 or not rcond >= _GRAM_RCOND_FALLBACK:
         return _lstsq_residual(x, f64, proportion)
 
+    def solve(rhs: FloatArray) -> FloatArray:
+        """``Gc⁻¹ rhsᵀ`` for ``rhs`` ``(k, f)``, as ``(k, f)``; dropped columns get 0."""
+        sol, err = lapack.dpotrs(chol, np.where(flat, 0.0, rhs).T, lower=0)
+        if err != 0:  # pragma: no cover - dpotrs only fails on malformed arguments
+            raise np.linalg.LinAlgError(f"dpotrs failed with info={err}")
+        return np.asarray(sol.T, dtype=np.float64)
+
     xc = x - x.mean(axis=1, keepdims=True)
-    beta = (xc @ f64) @ inverse  # (k, f); centred x makes xᵀF equal xᵀ(F − mean)
+    beta = solve(xc @ f64)  # centred x makes xᵀF equal xᵀ(F − mean)
     resid = xc - beta @ f64.T
     resid += (beta @ means)[:, None]
     if rcond < _GRAM_RCOND_REFINE:
-        correction = (resid @ f64 - np.outer(resid.sum(axis=1), means)) @ inverse
+        correction = solve(resid @ f64 - np.outer(resid.sum(axis=1), means))
         resid -= correction @ f64.T
         resid += (correction @ means)[:, None]
     if proportion == 1.0:
@@ -421,20 +464,64 @@ def neutralize(
 ) -> FloatArray:
     """Neutralize every row of ``x`` ``(k, n)`` against ``features`` ``(n, f)``, era by era.
 
-    Rows that are constant within an era become NaN in that era, as in numerai-tools. The
-    loop runs over eras because each era has its own feature matrix to factorize — its body
-    is one dense BLAS/LAPACK factorization, and it keeps memory to one era's features.
+    Rows that are constant within an era become NaN in that era, as in numerai-tools.
     ``rows``, when given, maps the columns of ``x`` to rows of ``features`` (data grouped by
     era for ``x`` while ``features`` stays in its original order, uncopied).
+
+    Each era has its own feature matrix to factorize, so eras are visited one by one — the
+    body is one dense BLAS/LAPACK factorization, and memory stays at one era's features.
+    With several eras, the cores share them out: each worker thread takes every other era
+    with single-threaded BLAS, which beats one BLAS call spread over the cores.
     """
     out = np.empty_like(x, dtype=np.float64)
     flat_rows = _constant_per_era(x, seg) & (seg.lengths[None, :] > 1)
-    for e in range(seg.n_eras):
-        lo, hi = int(seg.starts[e]), int(seg.starts[e + 1])
-        live = ~flat_rows[:, e]
-        out[~live, lo:hi] = np.nan
-        if live.any():
-            block = x[:, lo:hi] if live.all() else x[live, lo:hi]
+    longest, nf = int(seg.lengths.max()), features.shape[1]
+
+    exact_rows = _float32_gram_rows(features)
+
+    def visit(eras: range) -> None:
+        work = _Workspace(longest, nf)
+        for e in eras:
+            lo, hi = int(seg.starts[e]), int(seg.starts[e + 1])
             era_features = features[lo:hi] if rows is None else features[rows[lo:hi]]
-            out[live, lo:hi] = _neutralize_block(block, era_features, proportion)
+            live = ~flat_rows[:, e]
+            if live.all():
+                out[:, lo:hi] = _neutralize_block(
+                    x[:, lo:hi], era_features, proportion, work, exact_rows
+                )
+                continue
+            out[~live, lo:hi] = np.nan
+            if live.any():
+                out[live, lo:hi] = _neutralize_block(
+                    x[live, lo:hi], era_features, proportion, work, exact_rows
+                )
+
+    workers = min(_cpu_count(), seg.n_eras)
+    if workers < 2:
+        visit(range(seg.n_eras))
+        return out
+    with _blas_threads(1), ThreadPoolExecutor(workers) as pool:
+        for done in [pool.submit(visit, range(w, seg.n_eras, workers)) for w in range(workers)]:
+            done.result()
     return out
+
+
+def _cpu_count() -> int:
+    """The cores this process may run on (cgroup and affinity aware where the OS tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+@cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _blas_threads(limit: int) -> AbstractContextManager[object]:
+    """Cap the BLAS thread pools (numpy's and scipy's) for the duration of a block."""
+    limiter: AbstractContextManager[object] = _blas_controller().limit(
+        limits=limit, user_api="blas"
+    )
+    return limiter

@@ -48,7 +48,7 @@ from crowdalpha.errors import (
     UnsortedIndexError,
 )
 from crowdalpha.scoring import kernels
-from crowdalpha.scoring.kernels import FloatArray, IntArray, Segments
+from crowdalpha.scoring.kernels import BoolArray, FloatArray, IntArray, Segments
 
 __all__ = [
     "DEFAULT_MAX_FILTERED_INDEX_RATIO",
@@ -63,6 +63,7 @@ __all__ = [
     "numerai_corr",
     "numerai_corr_by_era",
     "orthogonalize",
+    "score_by_era",
     "score_submissions",
     "stake_weight",
     "tie_kept_rank",
@@ -764,6 +765,126 @@ def _centred_per_era(t: FloatArray, seg: Segments) -> FloatArray:
     return np.asarray(t - seg.spread(mean[None, :])[0], dtype=np.float64)
 
 
+class _EraData:
+    """One dataset's rows grouped by era, with the work the per-era metrics share.
+
+    The grouping, the predictions as float rows, the per-era centred targets and — when the
+    rows scored coincide — the predictions' ranks are computed once, however many metrics
+    are asked for.
+    """
+
+    def __init__(
+        self,
+        predictions: pd.DataFrame,
+        targets: pd.Series,
+        eras: pd.Series,
+        ratio: float,
+        *,
+        by_id: bool,
+        **others: Frame,
+    ) -> None:
+        self.preds = _as_frame(predictions, "predictions")
+        self.tgt = _as_series(targets, "targets")
+        self.ratio = _check_ratio(ratio)
+        _same_index(self.preds.index, targets=self.tgt, **others)
+        self.groups = _Eras.of(eras, self.preds.index, by_id=by_id)
+        self.seg = self.groups.seg
+        self.columns = list(self.preds.columns)
+        self.p = self.groups.rows(_float_rows(self.preds, "predictions"))
+        self.t_raw = self.groups.rows(_float_values(self.tgt, "targets"))
+        self.t = _centred_per_era(self.t_raw, self.seg)
+        self.p_valid = ~np.isnan(self.p).any(axis=0)
+        # Rows numerai_corr scores: a target and every prediction present.
+        self.scored = ~np.isnan(self.t) & self.p_valid
+        self._ranked: tuple[BoolArray, kernels.RankCodes] | None = None
+
+    def frame(self, scores: FloatArray) -> pd.DataFrame:
+        return self.groups.frame(scores, self.preds.columns)
+
+    def budget(self, kept: np.ndarray, total: np.ndarray, what: str) -> None:
+        _check_budget(kept, total, self.ratio, self.groups, what)
+
+    def rows_of(self, keep: BoolArray) -> tuple[FloatArray, Segments]:
+        if keep.all():
+            return self.p, self.seg
+        return np.ascontiguousarray(self.p[:, keep]), self.seg.subset(keep)
+
+    def ranks(self, keep: BoolArray) -> kernels.RankCodes | None:
+        """The rank codes of the kept predictions, shared between metrics keeping the same rows."""
+        if self._ranked is not None and np.array_equal(self._ranked[0], keep):
+            return self._ranked[1]
+        return None
+
+    def remember(self, keep: BoolArray, rc: kernels.RankCodes) -> None:
+        self._ranked = (keep, rc)
+
+    def corr(self, top_bottom: int | None, target_pow15: bool) -> pd.DataFrame:
+        self.budget(self.seg.sum(self.scored), self.seg.lengths, "targets and predictions")
+        p, kept = self.rows_of(self.scored)
+        rc = self.ranks(self.scored) or kernels.rank_codes(p, kept)
+        self.remember(self.scored, rc)
+        scores = _corr_core(
+            p,
+            self.t[self.scored],
+            kept,
+            top_bottom=top_bottom,
+            target_pow15=target_pow15,
+            columns=self.columns,
+            eras=self.groups.labels,
+            rc=rc,
+        )
+        return self.frame(scores)
+
+    def mmc(self, meta_model: pd.Series, top_bottom: int | None) -> pd.DataFrame:
+        m = self.groups.rows(_float_values(meta_model, "meta_model"))
+        # The reference's three pairwise alignments, replayed on counts per era.
+        both = ~np.isnan(m) & self.p_valid
+        n_both = self.seg.sum(both)
+        self.budget(n_both, self.seg.lengths, "meta_model and predictions")
+        keep = both & ~np.isnan(self.t_raw)
+        n_keep = self.seg.sum(keep)
+        self.budget(n_keep, self.seg.lengths, "live_targets and predictions")
+        self.budget(n_keep, n_both, "predictions and live_targets")
+        p, kept = self.rows_of(keep)
+        rc = self.ranks(keep)
+        g = None if rc is None else rc.lookup(rc.gaussian_table)
+        return self.frame(_mmc_core(p, m[keep], self.t_raw[keep], kept, top_bottom, g=g))
+
+    def fnc(self, features: pd.DataFrame, top_bottom: int | None) -> pd.DataFrame:
+        _check_no_nan(self.p, "predictions")
+        f = _features_matrix(_as_frame(features, "features"))
+        if f.dtype.kind == "f":
+            _check_no_nan(f, "features")
+        every_row = np.ones(self.seg.n, dtype=bool)
+        rc = self.ranks(every_row)
+        g = None if rc is None else rc.lookup(rc.gaussian_table)
+        neutral = _neutral_normalized(
+            self.p, f, self.seg, self.columns, self.groups.labels, rows=self.groups.order, g=g
+        )
+        keep = ~np.isnan(self.t)
+        self.budget(self.seg.sum(keep), self.seg.lengths, "targets and predictions")
+        kept = self.seg.subset(keep)
+        scores = _corr_core(
+            neutral if keep.all() else np.ascontiguousarray(neutral[:, keep]),
+            self.t[keep],
+            kept,
+            top_bottom=top_bottom,
+            target_pow15=True,
+            columns=self.columns,
+            eras=self.groups.labels,
+        )
+        return self.frame(scores)
+
+
+def _tb_given(top_bottom: int | None) -> bool:
+    """Whether ``top_bottom`` asks for a selection (bad values are refused later, in context)."""
+    return (
+        isinstance(top_bottom, int | np.integer)
+        and not isinstance(top_bottom, bool)
+        and (top_bottom > 0)
+    )
+
+
 def numerai_corr_by_era(
     predictions: pd.DataFrame,
     targets: pd.Series,
@@ -778,27 +899,10 @@ def numerai_corr_by_era(
     ``predictions``, ``targets`` and ``eras`` are rows of one dataset sharing one index; the
     result equals applying :func:`numerai_corr` to each era's rows.
     """
-    preds = _as_frame(predictions, "predictions")
-    tgt = _as_series(targets, "targets")
-    ratio = _check_ratio(max_filtered_index_ratio)
-    _same_index(preds.index, targets=tgt)
-    groups = _Eras.of(eras, preds.index, by_id=top_bottom is not None and top_bottom > 0)
-    seg = groups.seg
-    p = groups.rows(_float_rows(preds, "predictions"))
-    t = _centred_per_era(groups.rows(_float_values(tgt, "targets")), seg)
-    valid = ~np.isnan(t) & ~np.isnan(p).any(axis=0)
-    _check_budget(seg.sum(valid), seg.lengths, ratio, groups, "targets and predictions")
-    kept = seg.subset(valid)
-    scores = _corr_core(
-        np.ascontiguousarray(p[:, valid]),
-        t[valid],
-        kept,
-        top_bottom=top_bottom,
-        target_pow15=target_pow15,
-        columns=list(preds.columns),
-        eras=groups.labels,
+    data = _EraData(
+        predictions, targets, eras, max_filtered_index_ratio, by_id=_tb_given(top_bottom)
     )
-    return groups.frame(scores, preds.columns)
+    return data.corr(top_bottom, target_pow15)
 
 
 def correlation_contribution_by_era(
@@ -811,27 +915,16 @@ def correlation_contribution_by_era(
     max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
 ) -> pd.DataFrame:
     """:func:`correlation_contribution` of every era at once (eras × prediction columns)."""
-    preds = _as_frame(predictions, "predictions")
     meta = _as_series(meta_model, "meta_model")
-    tgt = _as_series(targets, "targets")
-    ratio = _check_ratio(max_filtered_index_ratio)
-    _same_index(preds.index, meta_model=meta, targets=tgt)
-    groups = _Eras.of(eras, preds.index, by_id=top_bottom is not None and top_bottom > 0)
-    seg = groups.seg
-    p = groups.rows(_float_rows(preds, "predictions"))
-    m = groups.rows(_float_values(meta, "meta_model"))
-    t = groups.rows(_float_values(tgt, "targets"))
-    # The reference's three pairwise alignments, replayed on counts per era.
-    both = ~np.isnan(m) & ~np.isnan(p).any(axis=0)
-    n_both = seg.sum(both)
-    _check_budget(n_both, seg.lengths, ratio, groups, "meta_model and predictions")
-    valid = both & ~np.isnan(t)
-    n_valid = seg.sum(valid)
-    _check_budget(n_valid, seg.lengths, ratio, groups, "live_targets and predictions")
-    _check_budget(n_valid, n_both, ratio, groups, "predictions and live_targets")
-    kept = seg.subset(valid)
-    scores = _mmc_core(np.ascontiguousarray(p[:, valid]), m[valid], t[valid], kept, top_bottom)
-    return groups.frame(scores, preds.columns)
+    data = _EraData(
+        predictions,
+        targets,
+        eras,
+        max_filtered_index_ratio,
+        by_id=_tb_given(top_bottom),
+        meta_model=meta,
+    )
+    return data.mmc(meta, top_bottom)
 
 
 def feature_neutral_corr_by_era(
@@ -848,31 +941,44 @@ def feature_neutral_corr_by_era(
     Each era's predictions are neutralized to that era's features. Features are read in
     place, one era at a time, so an int8 feature matrix is never copied whole.
     """
-    preds = _as_frame(predictions, "predictions")
     feats = _as_frame(features, "features")
-    tgt = _as_series(targets, "targets")
-    ratio = _check_ratio(max_filtered_index_ratio)
-    _same_index(preds.index, features=feats, targets=tgt)
-    groups = _Eras.of(eras, preds.index, by_id=top_bottom is not None and top_bottom > 0)
-    seg = groups.seg
-    p = groups.rows(_float_rows(preds, "predictions"))
-    _check_no_nan(p, "predictions")
-    f = _features_matrix(feats)
-    if f.dtype.kind == "f":
-        _check_no_nan(f, "features")
-    columns = list(preds.columns)
-    neutral = _neutral_normalized(p, f, seg, columns, groups.labels, rows=groups.order)
-    t = _centred_per_era(groups.rows(_float_values(tgt, "targets")), seg)
-    valid = ~np.isnan(t)
-    _check_budget(seg.sum(valid), seg.lengths, ratio, groups, "targets and predictions")
-    kept = seg.subset(valid)
-    scores = _corr_core(
-        np.ascontiguousarray(neutral[:, valid]),
-        t[valid],
-        kept,
-        top_bottom=top_bottom,
-        target_pow15=True,
-        columns=columns,
-        eras=groups.labels,
+    data = _EraData(
+        predictions,
+        targets,
+        eras,
+        max_filtered_index_ratio,
+        by_id=_tb_given(top_bottom),
+        features=feats,
     )
-    return groups.frame(scores, preds.columns)
+    return data.fnc(feats, top_bottom)
+
+
+def score_by_era(
+    predictions: pd.DataFrame,
+    targets: pd.Series,
+    eras: pd.Series,
+    *,
+    meta_model: pd.Series | None = None,
+    features: pd.DataFrame | None = None,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> dict[str, pd.DataFrame]:
+    """Validation diagnostics: per-era CORR, and MMC and FNC when given what they need.
+
+    Returns ``{"corr": …, "mmc": …, "fnc": …}`` (eras × prediction columns each; ``mmc`` only
+    with ``meta_model``, ``fnc`` only with ``features``), equal to
+    :func:`numerai_corr_by_era`, :func:`correlation_contribution_by_era` and
+    :func:`feature_neutral_corr_by_era` on the same rows. The grouping by era, the targets
+    and the ranking of the predictions are done once for all three.
+    """
+    others: dict[str, Frame] = {}
+    if meta_model is not None:
+        others["meta_model"] = _as_series(meta_model, "meta_model")
+    if features is not None:
+        others["features"] = _as_frame(features, "features")
+    data = _EraData(predictions, targets, eras, max_filtered_index_ratio, by_id=False, **others)
+    out = {"corr": data.corr(None, True)}
+    if meta_model is not None:
+        out["mmc"] = data.mmc(_as_series(meta_model, "meta_model"), None)
+    if features is not None:
+        out["fnc"] = data.fnc(_as_frame(features, "features"), None)
+    return out
