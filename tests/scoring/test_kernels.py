@@ -134,11 +134,10 @@ def test_neutralize_per_era_uses_each_eras_features() -> None:
     np.testing.assert_allclose(kernels.neutralize(x, shuffled, seg, rows=perm), out, atol=1e-12)
 
 
-def test_float32_gram_is_used_only_where_exact() -> None:
-    # int8 features in 0..4: sums of products stay below 2**24 for up to 2**24 // 16 rows
-    assert kernels._float32_gram_rows(np.full((5000, 3), 4, dtype=np.int8)) == (2**24 - 1) // 16
-    assert kernels._float32_gram_rows(np.full((10, 3), -100, dtype=np.int16)) == 1677
-    assert kernels._float32_gram_rows(np.zeros((10, 3))) == 0
+def test_integer_peak_decides_the_float32_paths() -> None:
+    assert kernels._int_peak(np.full((5000, 3), 4, dtype=np.int8)) == 4
+    assert kernels._int_peak(np.full((10, 3), -100, dtype=np.int16)) == 100
+    assert kernels._int_peak(np.zeros((10, 3))) is None
 
 
 def test_neutralize_beyond_the_float32_exact_size_switches_to_float64() -> None:

@@ -359,15 +359,15 @@ def contribution(
 # --- neutralization -------------------------------------------------------------------
 
 
-def _float32_gram_rows(features: np.ndarray) -> int:
-    """How many rows of these features keep ``FᵀF`` exact in float32 (every sum < 2**24).
+def _int_peak(features: np.ndarray) -> int | None:
+    """The largest magnitude of integer features (None for non-integer ones).
 
-    Zero for non-integer features, whose Gram matrix is computed in float64 instead.
+    Integer features make ``FᵀF`` exact in float32 as long as every sum stays below 2**24,
+    that is for eras of fewer than ``2**24 / peak²`` rows.
     """
     if not np.issubdtype(features.dtype, np.integer) or features.size == 0:
-        return 0
-    biggest = max(abs(int(features.max())), abs(int(features.min())), 1)
-    return int((2**24 - 1) // (biggest * biggest))
+        return None
+    return max(abs(int(features.max())), abs(int(features.min())), 1)
 
 
 def _lstsq_residual(x: FloatArray, f64: FloatArray, proportion: float) -> FloatArray:
@@ -378,11 +378,15 @@ def _lstsq_residual(x: FloatArray, f64: FloatArray, proportion: float) -> FloatA
 
 
 class _Workspace:
-    """Conversion buffers reused from era to era (fresh 20 MB arrays per era cost page faults)."""
+    """Buffers reused from era to era: fresh arrays every era cost page faults, and in worker
+    threads those faults serialize on the process's memory map."""
 
     def __init__(self, rows: int, cols: int) -> None:
         self.f32 = np.empty((rows, cols + 1), dtype=np.float32)
         self.f64 = np.empty((rows, cols), dtype=np.float64)
+        self.gram32 = np.empty((cols + 1, cols + 1), dtype=np.float32)
+        self.gram = np.empty((cols, cols), dtype=np.float64, order="F")
+        self.outer = np.empty((cols, cols), dtype=np.float64, order="F")
 
 
 def _neutralize_block(
@@ -390,47 +394,53 @@ def _neutralize_block(
     features: np.ndarray,
     proportion: float,
     work: _Workspace | None = None,
-    exact_rows: int | None = None,
+    fmax: int | None = None,
 ) -> FloatArray:
     """Neutralize the rows of ``x`` ``(k, n)`` against ``features`` ``(n, f)`` plus a constant.
 
     Solves the centred normal equations by Cholesky (with an exact float32 Gram matrix for
     small integer features), refines once when the system is not well conditioned, and
     falls back to the reference's SVD least squares when it is near singular — so the
-    projection is the one ``np.linalg.lstsq(rcond=1e-6)`` gives. ``exact_rows`` is
-    :func:`_float32_gram_rows` of the features, when the caller knows it already.
+    projection is the one ``np.linalg.lstsq(rcond=1e-6)`` gives. ``fmax`` is
+    :func:`_int_peak` of the features, when the caller knows it already.
     """
     n, nf = features.shape
     work = work if work is not None else _Workspace(n, nf)
-    exact_rows = _float32_gram_rows(features) if exact_rows is None else exact_rows
+    fmax = _int_peak(features) if fmax is None else fmax
+    exact = fmax is not None and n * fmax * fmax < 2**24
+    f32 = work.f32[:n]
     f64 = work.f64[:n]
     np.copyto(f64, features, casting="unsafe")
     if n <= nf + 1:
         return _lstsq_residual(x, f64, proportion)
-    if n <= exact_rows:
+    gram_c = work.gram
+    if exact:
         # A column of ones appended to F gives the column sums in the same product.
-        f32 = work.f32[:n]
         np.copyto(f32[:, :nf], features, casting="unsafe")
         f32[:, nf] = 1.0
-        full = (f32.T @ f32).astype(np.float64)
-        gram, sums = full[:nf, :nf], full[:nf, nf]
+        np.matmul(f32.T, f32, out=work.gram32)
+        np.copyto(gram_c, work.gram32[:nf, :nf])
+        sums = work.gram32[:nf, nf].astype(np.float64)
     else:
-        gram, sums = f64.T @ f64, f64.sum(axis=0)
+        np.matmul(f64.T, f64, out=gram_c)
+        sums = f64.sum(axis=0)
+    largest = float(np.max(np.diag(gram_c)))
     means = sums / n
-    gram_c = gram - np.outer(sums, means)
+    np.multiply.outer(sums, means, out=work.outer)
+    gram_c -= work.outer
+    anorm = float(np.abs(gram_c).sum(axis=0).max())
     # Columns constant in this block lie in the span of the constant: drop them.
-    flat = np.diag(gram_c) <= 1e-12 * max(float(np.max(np.diag(gram))), 1.0)
+    flat = np.diag(gram_c) <= 1e-12 * max(largest, 1.0)
     if flat.any():
         gram_c[flat, :] = 0.0
         gram_c[:, flat] = 0.0
         gram_c[flat, flat] = 1.0
-    try:
-        # numpy's Cholesky releases the GIL (scipy's wrapper does not), so eras factorize in
-        # parallel; Lᵀ is the upper factor LAPACK's dpocon/dpotrs take, in Fortran order.
-        chol = np.linalg.cholesky(gram_c).T
-    except np.linalg.LinAlgError:
+        anorm = float(np.abs(gram_c).sum(axis=0).max())
+    # In place, on a Fortran-ordered buffer: no allocation, no copy.
+    chol, info = lapack.dpotrf(gram_c, lower=0, clean=1, overwrite_a=1)
+    if info != 0:
         return _lstsq_residual(x, f64, proportion)
-    rcond, info = lapack.dpocon(chol, float(np.abs(gram_c).sum(axis=0).max()))
+    rcond, info = lapack.dpocon(chol, anorm)
     if info != 0 or not rcond >= _GRAM_RCOND_FALLBACK:
         return _lstsq_residual(x, f64, proportion)
 
@@ -477,7 +487,7 @@ def neutralize(
     flat_rows = _constant_per_era(x, seg) & (seg.lengths[None, :] > 1)
     longest, nf = int(seg.lengths.max()), features.shape[1]
 
-    exact_rows = _float32_gram_rows(features)
+    fmax = _int_peak(features)
 
     def visit(eras: range) -> None:
         work = _Workspace(longest, nf)
@@ -486,14 +496,12 @@ def neutralize(
             era_features = features[lo:hi] if rows is None else features[rows[lo:hi]]
             live = ~flat_rows[:, e]
             if live.all():
-                out[:, lo:hi] = _neutralize_block(
-                    x[:, lo:hi], era_features, proportion, work, exact_rows
-                )
+                out[:, lo:hi] = _neutralize_block(x[:, lo:hi], era_features, proportion, work, fmax)
                 continue
             out[~live, lo:hi] = np.nan
             if live.any():
                 out[live, lo:hi] = _neutralize_block(
-                    x[live, lo:hi], era_features, proportion, work, exact_rows
+                    x[live, lo:hi], era_features, proportion, work, fmax
                 )
 
     workers = min(_cpu_count(), seg.n_eras)
