@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Literal
@@ -198,23 +198,72 @@ def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
 
 @dataclass(frozen=True)
 class RankCodes:
-    """Tie-kept ranks of NaN-free data, stored as indexes into per-era lookup tables.
+    """Tie-kept ranks of NaN-free data, stored as integer codes.
 
-    ``codes[i, j]`` indexes ``table_input`` — the tie-kept rank of every possible average
-    rank of every era — so any monotone transform of the ranks (Gaussian, power) costs one
-    evaluation per possible rank instead of one per value.
+    Era ``e``'s possible average ranks are numbered from ``offsets[e]``: code
+    ``offsets[e] + h - 2`` stands for twice-rank ``h`` (``h = 2 .. 2 * len_e``), that is the
+    tie-kept rank ``(h / 2 − 0.5) / len_e``. A monotone transform of the ranks (Gaussian,
+    power) is then evaluated once per possible rank when there are more values than
+    possible ranks (many submissions), or directly on the values otherwise — the same
+    inputs to the same functions either way, so the results are bit-identical.
     """
 
     codes: npt.NDArray[np.integer]
-    table_input: FloatArray
     has_ties: BoolArray
+    seg: Segments
+    offsets: IntArray
 
-    def lookup(self, table: FloatArray) -> FloatArray:
-        return np.asarray(table[self.codes], dtype=np.float64)
+    @property
+    def table_size(self) -> int:
+        return int((2 * self.seg.lengths - 1).sum())
 
     @cached_property
-    def gaussian_table(self) -> FloatArray:
-        return np.asarray(special.ndtri(self.table_input), dtype=np.float64)
+    def table_input(self) -> FloatArray:
+        """The tie-kept rank every code stands for."""
+        sizes = 2 * self.seg.lengths - 1
+        era_of_entry = np.repeat(np.arange(self.seg.n_eras), sizes)
+        twice = np.arange(sizes.sum(), dtype=np.int64) - np.repeat(self.offsets, sizes) + 2
+        return np.asarray(((twice - 1) * 0.5) / self.seg.lengths[era_of_entry])
+
+    def ranks(self, rows: npt.NDArray[np.intp] | None = None) -> FloatArray:
+        """The tie-kept ranks themselves (of the given rows only, if any)."""
+        codes = self.codes if rows is None else self.codes[rows]
+        era = self.seg.ids if self.seg.n_eras > 1 else np.zeros(self.seg.n, dtype=np.intp)
+        twice = codes - self.offsets[era] + 2
+        return np.asarray(((twice - 1) * 0.5) / self.seg.lengths[era])
+
+    def transform(
+        self,
+        fn: Callable[[FloatArray], FloatArray],
+        rows: npt.NDArray[np.intp] | None = None,
+    ) -> FloatArray:
+        """``fn`` of the tie-kept ranks, ``(k, n)`` (or of the given rows only)."""
+        count = self.codes.size if rows is None else rows.size * self.seg.n
+        if count <= self.table_size:
+            return np.asarray(fn(self.ranks(rows)), dtype=np.float64)
+        table = np.asarray(fn(self.table_input), dtype=np.float64)
+        return np.asarray(table[self.codes if rows is None else self.codes[rows]])
+
+    def tie_free(self, fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
+        """``fn`` of the ranks a row without ties holds, in sorted order: ``(n,)``."""
+        pos = np.arange(self.seg.n, dtype=np.int64) - self.seg.first_col
+        lengths = np.repeat(self.seg.lengths, self.seg.lengths)
+        return np.asarray(fn((pos + 0.5) / lengths), dtype=np.float64)
+
+    @cached_property
+    def gaussian(self) -> FloatArray:
+        """Gaussianized ranks, ``(k, n)``."""
+        return self.transform(ndtri)
+
+
+def ndtri(x: FloatArray) -> FloatArray:
+    """The inverse normal CDF (``scipy.stats.norm.ppf``, bit for bit)."""
+    return np.asarray(special.ndtri(x), dtype=np.float64)
+
+
+def gaussian_pow15(x: FloatArray) -> FloatArray:
+    """``pow15(ndtri(x))``: the CORR transform of tie-kept ranks."""
+    return pow15(ndtri(x))
 
 
 def rank_codes(x: FloatArray, seg: Segments) -> RankCodes:
@@ -224,10 +273,10 @@ def rank_codes(x: FloatArray, seg: Segments) -> RankCodes:
     sizes = 2 * seg.lengths - 1
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     code_dtype = np.int32 if sizes.sum() < np.iinfo(np.int32).max else np.int64
-    # Era e's table holds twice-ranks 2 .. 2 * len_e at offset[e] + (twice_rank - 2); a
-    # value at sorted position j of a tie-free row has twice-rank 2 * (j - era start) + 2.
+    # A value at sorted position j of a tie-free row has twice-rank 2 * (j - era start) + 2.
     pos = np.arange(n, dtype=np.int64) - seg.first_col
-    base = (np.repeat(offsets, seg.lengths) + 2 * pos).astype(code_dtype)
+    era_offset = np.repeat(offsets, seg.lengths)
+    base = (era_offset + 2 * pos).astype(code_dtype)
     sorted_x = np.take_along_axis(x, order, axis=1)
     same = sorted_x[:, 1:] == sorted_x[:, :-1]
     if seg.n_eras > 1:
@@ -239,14 +288,11 @@ def rank_codes(x: FloatArray, seg: Segments) -> RankCodes:
     if tied.size:
         codes_sorted = codes_sorted.copy()
         twice_rank, _ = _tie_runs(sorted_x[tied], seg)
-        codes_sorted[tied] = twice_rank + (np.repeat(offsets, seg.lengths) - 2)
+        codes_sorted[tied] = twice_rank + (era_offset - 2)
     del sorted_x
     codes = np.empty((k, n), dtype=code_dtype)
     np.put_along_axis(codes, order, codes_sorted, axis=1)
-    era_of_entry = np.repeat(np.arange(seg.n_eras), sizes)
-    twice = np.arange(sizes.sum(), dtype=np.int64) - np.repeat(offsets, sizes) + 2
-    table_input = ((twice - 1) * 0.5) / seg.lengths[era_of_entry]
-    return RankCodes(codes=codes, table_input=table_input, has_ties=has_ties)
+    return RankCodes(codes=codes, has_ties=has_ties, seg=seg, offsets=offsets)
 
 
 def pow15(x: FloatArray) -> FloatArray:
@@ -381,7 +427,13 @@ class _Workspace:
     """Buffers reused from era to era: fresh arrays every era cost page faults, and in worker
     threads those faults serialize on the process's memory map."""
 
-    def __init__(self, rows: int, cols: int) -> None:
+    def __init__(self, rows: int, cols: int, *, serial: bool = True) -> None:
+        # Serial callers cap BLAS threads around scipy's LAPACK calls: numpy and scipy each
+        # bundle an OpenBLAS, and their two thread pools fight over the cores otherwise.
+        # Parallel callers have capped every pool at one thread already.
+        self.lapack_guard: Callable[[], AbstractContextManager[object]] = (
+            (lambda: _blas_threads(1)) if serial else nullcontext
+        )
         self.f32 = np.empty((rows, cols + 1), dtype=np.float32)
         self.f64 = np.empty((rows, cols), dtype=np.float64)
         self.gram32 = np.empty((cols + 1, cols + 1), dtype=np.float32)
@@ -436,24 +488,27 @@ def _neutralize_block(
         gram_c[:, flat] = 0.0
         gram_c[flat, flat] = 1.0
         anorm = float(np.abs(gram_c).sum(axis=0).max())
-    # In place, on a Fortran-ordered buffer: no allocation, no copy.
-    chol, info = lapack.dpotrf(gram_c, lower=0, clean=1, overwrite_a=1)
-    if info != 0:
-        return _lstsq_residual(x, f64, proportion)
-    rcond, info = lapack.dpocon(chol, anorm)
+    with work.lapack_guard():
+        # In place, on a Fortran-ordered buffer: no allocation, no copy.
+        chol, info = lapack.dpotrf(gram_c, lower=0, clean=1, overwrite_a=1)
+        if info == 0:
+            rcond, info = lapack.dpocon(chol, anorm)
+        else:
+            rcond = 0.0
     if info != 0 or not rcond >= _GRAM_RCOND_FALLBACK:
         return _lstsq_residual(x, f64, proportion)
 
     def solve(rhs: FloatArray) -> FloatArray:
         """``Gc⁻¹ rhsᵀ`` for ``rhs`` ``(k, f)``, as ``(k, f)``; dropped columns get 0."""
-        sol, err = lapack.dpotrs(chol, np.where(flat, 0.0, rhs).T, lower=0)
+        with work.lapack_guard():
+            sol, err = lapack.dpotrs(chol, np.where(flat, 0.0, rhs).T, lower=0)
         if err != 0:  # pragma: no cover - dpotrs only fails on malformed arguments
             raise np.linalg.LinAlgError(f"dpotrs failed with info={err}")
         return np.asarray(sol.T, dtype=np.float64)
 
-    xc = x - x.mean(axis=1, keepdims=True)
-    beta = solve(xc @ f64)  # centred x makes xᵀF equal xᵀ(F − mean)
-    resid = xc - beta @ f64.T
+    resid = x - x.mean(axis=1, keepdims=True)
+    beta = solve(resid @ f64)  # centred x makes xᵀF equal xᵀ(F − mean)
+    resid -= beta @ f64.T
     resid += (beta @ means)[:, None]
     if rcond < _GRAM_RCOND_REFINE:
         correction = solve(resid @ f64 - np.outer(resid.sum(axis=1), means))
@@ -489,8 +544,10 @@ def neutralize(
 
     fmax = _int_peak(features)
 
+    workers = min(_cpu_count(), seg.n_eras)
+
     def visit(eras: range) -> None:
-        work = _Workspace(longest, nf)
+        work = _Workspace(longest, nf, serial=workers < 2)
         for e in eras:
             lo, hi = int(seg.starts[e]), int(seg.starts[e + 1])
             era_features = features[lo:hi] if rows is None else features[rows[lo:hi]]
@@ -504,7 +561,6 @@ def neutralize(
                     x[live, lo:hi], era_features, proportion, work, fmax
                 )
 
-    workers = min(_cpu_count(), seg.n_eras)
     if workers < 2:
         visit(range(seg.n_eras))
         return out

@@ -360,18 +360,15 @@ def _guard_power(
     eras: Sequence[Hashable] | None,
 ) -> None:
     """numerai-tools' check that ``pow15`` of the Gaussianized ranks keeps corr ≥ 0.9."""
-    g_table = rc.gaussian_table
     # Rows without ties all hold the same values per era: check those once per era.
-    pos = np.arange(seg.n, dtype=np.int64) - seg.first_col
-    offsets = np.repeat(np.concatenate([[0], np.cumsum(2 * seg.lengths - 1)[:-1]]), seg.lengths)
-    tie_free = g_table[offsets + 2 * pos][None, :]
+    tie_free = rc.tie_free(kernels.ndtri)[None, :]
     bad = np.broadcast_to(
         kernels.power_distorts(kernels.pow15(tie_free), tie_free, seg),
         (len(columns), seg.n_eras),
     ).copy()
     tied = np.flatnonzero(rc.has_ties)
     if tied.size:
-        g = g_table[rc.codes[tied]]
+        g = rc.gaussian[tied]
         bad[tied] = kernels.power_distorts(kernels.pow15(g), g, seg)
     if bad.any():
         col, era = (int(i) for i in np.argwhere(bad)[0])
@@ -407,7 +404,7 @@ def _corr_core(
     tb = _check_top_bottom(top_bottom, int(seg.lengths.min()))
     rc = kernels.rank_codes(p, seg) if rc is None else rc
     _guard_power(rc, seg, columns, eras)
-    p15 = rc.lookup(kernels.pow15(rc.gaussian_table))
+    p15 = rc.transform(kernels.gaussian_pow15)
     if target_pow15:
         t = kernels.pow15(t_centered)
         bad = kernels.power_distorts(t, t_centered, seg)[0]
@@ -422,7 +419,7 @@ def _corr_core(
 
 def _gaussian_ranks(x: FloatArray, seg: Segments) -> FloatArray:
     rc = kernels.rank_codes(x, seg)
-    return rc.lookup(rc.gaussian_table)
+    return rc.gaussian
 
 
 def _mmc_core(
@@ -635,7 +632,7 @@ def score_submissions(
             rc=rc,
         )[:, 0]
     }
-    g = rc.lookup(rc.gaussian_table)
+    g = rc.gaussian
     if meta_model is not None:
         meta = _as_series(meta_model, "meta_model")
         m_all, m_ids = _values_ids(meta, "meta_model")
@@ -847,7 +844,7 @@ class _EraData:
         self.budget(n_keep, n_both, "predictions and live_targets")
         p, kept = self.rows_of(keep)
         rc = self.ranks(keep)
-        g = None if rc is None else rc.lookup(rc.gaussian_table)
+        g = None if rc is None else rc.gaussian
         return self.frame(_mmc_core(p, m[keep], self.t_raw[keep], kept, top_bottom, g=g))
 
     def fnc(self, features: pd.DataFrame, top_bottom: int | None) -> pd.DataFrame:
@@ -857,7 +854,7 @@ class _EraData:
             _check_no_nan(f, "features")
         every_row = np.ones(self.seg.n, dtype=bool)
         rc = self.ranks(every_row)
-        g = None if rc is None else rc.lookup(rc.gaussian_table)
+        g = None if rc is None else rc.gaussian
         neutral = _neutral_normalized(
             self.p, f, self.seg, self.columns, self.groups.labels, rows=self.groups.order, g=g
         )
