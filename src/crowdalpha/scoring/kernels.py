@@ -80,8 +80,7 @@ class Segments:
     @cached_property
     def ids(self) -> npt.NDArray[np.intp]:
         """The era number of every data column."""
-        dtype = np.int16 if self.n_eras < np.iinfo(np.int16).max else np.int32
-        return np.repeat(np.arange(self.n_eras, dtype=dtype), self.lengths).astype(np.intp)
+        return np.repeat(np.arange(self.n_eras, dtype=np.intp), self.lengths)
 
     @cached_property
     def first_col(self) -> IntArray:
@@ -155,8 +154,8 @@ def sort_order(x: FloatArray, seg: Segments, *, stable: bool = False) -> IntArra
     return np.asarray(np.take_along_axis(order, by_era, axis=1), dtype=np.int64)
 
 
-def _tie_runs(sorted_x: FloatArray, seg: Segments) -> tuple[IntArray, BoolArray]:
-    """Twice the average 1-based rank of every sorted value, and which rows have ties.
+def _tie_runs(sorted_x: FloatArray, seg: Segments) -> IntArray:
+    """Twice the average 1-based rank of every sorted value (sorted within eras).
 
     A run of equal values at sorted positions ``a..b`` of an era gets the average rank
     ``(a + b) / 2 + 1``; twice that is the integer ``a + b + 2``.
@@ -165,7 +164,6 @@ def _tie_runs(sorted_x: FloatArray, seg: Segments) -> tuple[IntArray, BoolArray]
     new_run = np.empty((k, n), dtype=bool)
     new_run[:, 0] = True
     np.not_equal(sorted_x[:, 1:], sorted_x[:, :-1], out=new_run[:, 1:])
-    has_ties = np.asarray(~new_run.all(axis=1), dtype=bool)
     new_run[:, seg.starts[1:-1]] = True
     pos = np.arange(n, dtype=np.int64)
     run_start = np.where(new_run, pos, 0)
@@ -174,8 +172,7 @@ def _tie_runs(sorted_x: FloatArray, seg: Segments) -> tuple[IntArray, BoolArray]
     run_end[:, :-1] = np.where(new_run[:, 1:], pos[:-1], n)
     run_end[:, -1] = n - 1
     run_end = np.minimum.accumulate(run_end[:, ::-1], axis=1)[:, ::-1]
-    twice_rank = np.asarray(run_start + run_end - 2 * seg.first_col + 2, dtype=np.int64)
-    return twice_rank, has_ties
+    return np.asarray(run_start + run_end - 2 * seg.first_col + 2, dtype=np.int64)
 
 
 def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
@@ -185,7 +182,7 @@ def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
     """
     order = sort_order(x, seg)
     sorted_x = np.take_along_axis(x, order, axis=1)
-    twice_rank, _ = _tie_runs(sorted_x, seg)
+    twice_rank = _tie_runs(sorted_x, seg)
     # Sorting stays within eras, so sorted position j still belongs to era ids[j].
     counts = seg.spread(seg.sum(~np.isnan(x)))
     with np.errstate(divide="ignore", invalid="ignore"):  # an all-NaN era counts 0
@@ -225,24 +222,17 @@ class RankCodes:
         twice = np.arange(sizes.sum(), dtype=np.int64) - np.repeat(self.offsets, sizes) + 2
         return np.asarray(((twice - 1) * 0.5) / self.seg.lengths[era_of_entry])
 
-    def ranks(self, rows: npt.NDArray[np.intp] | None = None) -> FloatArray:
-        """The tie-kept ranks themselves (of the given rows only, if any)."""
-        codes = self.codes if rows is None else self.codes[rows]
-        era = self.seg.ids if self.seg.n_eras > 1 else np.zeros(self.seg.n, dtype=np.intp)
-        twice = codes - self.offsets[era] + 2
+    def ranks(self) -> FloatArray:
+        """The tie-kept ranks themselves, ``(k, n)``."""
+        era = self.seg.ids
+        twice = self.codes - self.offsets[era] + 2
         return np.asarray(((twice - 1) * 0.5) / self.seg.lengths[era])
 
-    def transform(
-        self,
-        fn: Callable[[FloatArray], FloatArray],
-        rows: npt.NDArray[np.intp] | None = None,
-    ) -> FloatArray:
-        """``fn`` of the tie-kept ranks, ``(k, n)`` (or of the given rows only)."""
-        count = self.codes.size if rows is None else rows.size * self.seg.n
-        if count <= self.table_size:
-            return np.asarray(fn(self.ranks(rows)), dtype=np.float64)
-        table = np.asarray(fn(self.table_input), dtype=np.float64)
-        return np.asarray(table[self.codes if rows is None else self.codes[rows]])
+    def transform(self, fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
+        """``fn`` of the tie-kept ranks, ``(k, n)``."""
+        if self.codes.size <= self.table_size:
+            return np.asarray(fn(self.ranks()), dtype=np.float64)
+        return np.asarray(np.asarray(fn(self.table_input), dtype=np.float64)[self.codes])
 
     def tie_free(self, fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
         """``fn`` of the ranks a row without ties holds, in sorted order: ``(n,)``."""
@@ -287,7 +277,7 @@ def rank_codes(x: FloatArray, seg: Segments) -> RankCodes:
     tied = np.flatnonzero(has_ties)
     if tied.size:
         codes_sorted = codes_sorted.copy()
-        twice_rank, _ = _tie_runs(sorted_x[tied], seg)
+        twice_rank = _tie_runs(sorted_x[tied], seg)
         codes_sorted[tied] = twice_rank + (era_offset - 2)
     del sorted_x
     codes = np.empty((k, n), dtype=code_dtype)
