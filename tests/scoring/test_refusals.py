@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numerai_tools.scoring as nt
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +132,13 @@ def test_refusals_survive_python_optimize_mode() -> None:
     )
     proc = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
     assert proc.stderr.strip() == "not_enough_overlapping_ids"
+
+
+def test_unnamed_targets_are_scored_like_named_ones(data) -> None:  # type: ignore[no-untyped-def]
+    """Deliberate deviation: the reference raises KeyError on a target Series without a name."""
+    preds, target, _ = data
+    unnamed = target.rename(None)
+    ours = sc.numerai_corr(preds, unnamed)
+    np.testing.assert_allclose(ours, nt.numerai_corr(preds, target), atol=1e-12, rtol=0)
+    with pytest.raises(KeyError):
+        nt.numerai_corr(preds, unnamed)

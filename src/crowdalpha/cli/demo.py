@@ -84,10 +84,10 @@ def run_demo(console: Console, *, eras: int, rows: int, n_features: int, seed: i
     elapsed = time.perf_counter() - started
 
     corr_s, mmc_s, fnc_s = (scoring.summarize(df) for df in (corr, mmc, fnc))
-    table = Table(title=f"Per-era scores over {eras} eras")
-    for column in ("model", "stake", "CORR", "CORR Sharpe", "MMC", "FNC", "max drawdown"):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    table.add_column("eras > 0", justify="right")
+    table = Table(title=f"Per-era scores over {eras} eras (mean; Sharpe and max drawdown of CORR)")
+    table.add_column("model", no_wrap=True)
+    for column in ("stake", "CORR", "Sharpe", "MMC", "FNC", "max DD", "eras>0"):
+        table.add_column(column, justify="right", no_wrap=True)
     for j, model in enumerate(map(str, preds.columns)):
         c, m, f = (s.to_numpy(dtype=np.float64)[:, j] for s in (corr_s, mmc_s, fnc_s))
         mean, sharpe, drawdown, positive = (SUMMARY_STATS.index(k) for k in _SHOWN)

@@ -418,8 +418,7 @@ def _corr_core(
 
 
 def _gaussian_ranks(x: FloatArray, seg: Segments) -> FloatArray:
-    rc = kernels.rank_codes(x, seg)
-    return rc.gaussian
+    return kernels.rank_codes(x, seg).gaussian
 
 
 def _mmc_core(
