@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdalpha import scoring
+from crowdalpha.errors import InvalidInputError
 from crowdalpha.scoring import kernels
 from crowdalpha.scoring.kernels import Segments
 
@@ -56,7 +57,7 @@ def test_ranks_per_era_are_bit_identical_to_pandas(
 
 
 def test_segments_refuse_empty_eras() -> None:
-    with pytest.raises(ValueError, match="at least one row"):
+    with pytest.raises(InvalidInputError, match="at least one row"):
         Segments.from_lengths([3, 0, 2])
     seg = Segments.from_lengths([2, 3])
     assert seg.sum(np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])).tolist() == [[3.0, 12.0]]

@@ -29,6 +29,8 @@ from scipy import special
 from scipy.linalg import lapack
 from threadpoolctl import ThreadpoolController
 
+from crowdalpha.errors import InvalidInputError
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -61,9 +63,9 @@ class Segments:
 
     def __post_init__(self) -> None:
         if self.starts.ndim != 1 or self.starts.size < 2 or self.starts[0] != 0:
-            raise ValueError("segment starts must begin at 0 and hold at least one era")
+            raise InvalidInputError("segment starts must begin at 0 and hold at least one era")
         if np.any(np.diff(self.starts) <= 0):
-            raise ValueError("every era must hold at least one row")
+            raise InvalidInputError("every era must hold at least one row")
 
     @property
     def n_eras(self) -> int:
