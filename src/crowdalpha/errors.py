@@ -10,6 +10,12 @@ categories below to HTTP and GraphQL errors in one place; the CLI prints ``code:
     CrowdAlphaError                       crowdalpha_error
     ├── InvalidInputError                 invalid_input            (also a ValueError)
     │   ├── InvalidParameterError         invalid_parameter
+    │   ├── MarketDataError               invalid_market_data
+    │   │   ├── MissingColumnsError       missing_columns
+    │   │   ├── DuplicateRowsError        duplicate_rows
+    │   │   ├── NonPositivePriceError     non_positive_prices
+    │   │   ├── UnsortedDatesError        unsorted_dates
+    │   │   └── DateGapError              date_gaps
     │   └── ScoringInputError             invalid_scoring_input
     │       ├── NotEnoughOverlapError     not_enough_overlapping_ids
     │       ├── MissingValuesError        missing_values
@@ -35,17 +41,23 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "CrowdAlphaError",
+    "DateGapError",
     "DegenerateDataError",
     "DuplicateIdsError",
+    "DuplicateRowsError",
     "IndexMismatchError",
     "InvalidInputError",
     "InvalidParameterError",
     "LimitExceededError",
+    "MarketDataError",
+    "MissingColumnsError",
     "MissingValuesError",
+    "NonPositivePriceError",
     "NotEnoughOverlapError",
     "NotFoundError",
     "PermissionDeniedError",
     "ScoringInputError",
+    "UnsortedDatesError",
     "UnsortedIndexError",
 ]
 
@@ -82,6 +94,42 @@ class InvalidParameterError(InvalidInputError):
     """An argument is out of its allowed range (a ratio above 1, ``top_bottom`` too large…)."""
 
     code = "invalid_parameter"
+
+
+class MarketDataError(InvalidInputError):
+    """Prices that cannot be used as market data (file, columns or values)."""
+
+    code = "invalid_market_data"
+
+
+class MissingColumnsError(MarketDataError):
+    """A required column (``date``, ``ticker``, ``close``…) is absent."""
+
+    code = "missing_columns"
+
+
+class DuplicateRowsError(MarketDataError):
+    """The same (date, ticker) appears more than once."""
+
+    code = "duplicate_rows"
+
+
+class NonPositivePriceError(MarketDataError):
+    """A price that is zero, negative or not a number."""
+
+    code = "non_positive_prices"
+
+
+class UnsortedDatesError(MarketDataError):
+    """Rows are not in date order (or, when appending, start before the data they extend)."""
+
+    code = "unsorted_dates"
+
+
+class DateGapError(MarketDataError):
+    """The trading calendar skips more days than allowed (a week or more of missing data)."""
+
+    code = "date_gaps"
 
 
 class ScoringInputError(InvalidInputError):
