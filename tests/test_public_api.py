@@ -7,14 +7,14 @@ import inspect
 
 import pytest
 
-MODULES = ["crowdalpha", "crowdalpha.errors", "crowdalpha.scoring"]
+MODULES = ["crowdalpha", "crowdalpha.errors", "crowdalpha.scoring", "crowdalpha.market"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_all_is_sorted_and_importable(name: str) -> None:
     module = importlib.import_module(name)
     exported = list(module.__all__)
-    assert exported == sorted(exported)
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n[0].islower(), n))
     for attr in exported:
         assert hasattr(module, attr), attr
 
