@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from crowdalpha import __version__
+from crowdalpha.cli.data import data_app
 from crowdalpha.errors import CrowdAlphaError
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+app.add_typer(data_app, name="data")
 
 
 @app.command()

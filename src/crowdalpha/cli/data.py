@@ -1,0 +1,93 @@
+"""``crowdalpha data …``: market data in, round datasets out — with progress bars."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+data_app = typer.Typer(help="Market data and round datasets.", no_args_is_help=True)
+console = Console()
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar fed by the library's ``progress(done, total)`` callbacks."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@data_app.command("simulate")
+def simulate(
+    out: Annotated[Path, typer.Option(help="Where to write the prices (.parquet or .csv).")],
+    stocks: Annotated[int, typer.Option(min=1, max=10_000, help="Stocks in the universe.")] = 3000,
+    days: Annotated[int, typer.Option(min=2, help="Trading days of history.")] = 2520,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same market.")] = 0,
+) -> None:
+    """Simulate a stock market and write its daily prices in long format."""
+    from crowdalpha.market.simulator import MarketConfig, simulate_market
+
+    config = MarketConfig(n_stocks=stocks, n_days=days, seed=seed)
+    with _progress("Simulating the market") as update:
+        market = simulate_market(config, progress=update)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        market.prices.to_csv(out, index=False)
+    else:
+        market.prices.to_parquet(out, index=False)
+    console.print(
+        f"Wrote {len(market.prices):,} rows ({market.prices['ticker'].nunique():,} tickers, "
+        f"{market.prices['date'].nunique():,} days) to {out}"
+    )
+
+
+@data_app.command("build")
+def build(
+    prices: Annotated[Path, typer.Option(help="Long-format prices (.parquet, .csv, .csv.gz).")],
+    out: Annotated[Path, typer.Option(help="Folder for the public round files.")],
+    operator: Annotated[Path, typer.Option(help="The operator's private folder (vault, maps).")],
+    round_number: Annotated[int, typer.Option("--round", min=1, help="Round number.")] = 1,
+    validation_eras: Annotated[int, typer.Option(min=1, help="Eras of validation data.")] = 52,
+) -> None:
+    """Build a round's obfuscated dataset (train, validation, live) from prices."""
+    from crowdalpha.dataset.build import BuildConfig, build_round
+    from crowdalpha.dataset.obfuscate import Vault
+    from crowdalpha.market import load_prices
+
+    vault_path = operator / "vault.json"
+    vault = Vault.load(vault_path) if vault_path.exists() else Vault.create()
+    if not vault_path.exists():
+        vault.save(vault_path)
+        console.print(f"Created a new vault key at {vault_path} — keep it secret and safe.")
+    with console.status(f"Reading {prices}…"):
+        frame = load_prices(prices)
+    with _progress("Building eras") as update:
+        report = build_round(
+            frame,
+            out_dir=out,
+            operator_dir=operator / f"round_{round_number}",
+            vault=vault,
+            round_number=round_number,
+            config=BuildConfig(validation_eras=validation_eras),
+            progress=update,
+        )
+    for split, rows in report.rows.items():
+        console.print(f"  {split:<10} {rows:>10,} rows in {len(report.eras[split]):>5} eras")
+    console.print(f"{report.features} features, targets {', '.join(report.targets)} → {out}")

@@ -1,0 +1,144 @@
+"""End to end: a simulated market becomes a round dataset a model can learn from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crowdalpha import scoring
+from crowdalpha.cli import app
+from crowdalpha.dataset.build import BuildConfig, build_round
+from crowdalpha.dataset.obfuscate import Vault
+from crowdalpha.errors import InvalidInputError
+from crowdalpha.market import MarketConfig, simulate_market
+
+
+@pytest.fixture(scope="module")
+def market_prices() -> pd.DataFrame:
+    return simulate_market(MarketConfig(n_stocks=400, n_days=900, seed=3)).prices
+
+
+@pytest.fixture(scope="module")
+def built(
+    market_prices: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("round")
+    vault = Vault.create()
+    calls: list[tuple[int, int]] = []
+    report = build_round(
+        market_prices,
+        out_dir=root / "public",
+        operator_dir=root / "operator",
+        vault=vault,
+        round_number=1,
+        config=BuildConfig(validation_eras=30),
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    return {"root": root, "report": report, "vault": vault, "calls": calls}
+
+
+def test_the_round_has_the_v5_layout(built: dict[str, object]) -> None:
+    root = Path(str(built["root"]))
+    meta = json.loads((root / "public" / "features.json").read_text())
+    features = meta["feature_sets"]["all"]
+    assert len(features) >= 100 and meta["targets"][0] == "target"
+    assert (
+        set(meta["feature_sets"]["small"]) <= set(meta["feature_sets"]["medium"]) <= set(features)
+    )
+    train = pd.read_parquet(root / "public" / "train.parquet")
+    validation = pd.read_parquet(root / "public" / "validation.parquet")
+    live = pd.read_parquet(root / "public" / "live.parquet")
+    assert train.index.name == "id"
+    assert (train[features].dtypes == "int8").all()
+    # five equal-count bins per feature and era (a feature missing for an era is all 2)
+    shares = train[features[:20]].apply(lambda c: c.value_counts(normalize=True)).fillna(0)
+    assert ((shares.loc[[0, 1, 3, 4]] < 0.25) | (shares.loc[2] == 1.0)).all().all()
+    # targets binned 5/20/50/20/5 per era, unknown for live
+    counts = train["target"].value_counts(normalize=True).sort_index()
+    np.testing.assert_allclose(counts.to_numpy(), [0.05, 0.2, 0.5, 0.2, 0.05], atol=0.02)
+    assert live["target"].isna().all() and live["era"].nunique() == 1
+    assert live["era"].iloc[0] > validation["era"].max() > train["era"].max()
+    # ids never repeat: no id links two eras
+    ids = pd.concat([train.index.to_series(), validation.index.to_series(), live.index.to_series()])
+    assert ids.is_unique
+    calls = built["calls"]
+    assert isinstance(calls, list) and calls[-1][0] == calls[-1][1]
+
+
+def test_a_simple_model_trained_on_train_scores_positive_corr_on_validation(
+    built: dict[str, object],
+) -> None:
+    root = Path(str(built["root"]))
+    meta = json.loads((root / "public" / "features.json").read_text())
+    features = meta["feature_sets"]["all"]
+    train = pd.read_parquet(root / "public" / "train.parquet").dropna(subset=["target"])
+    validation = pd.read_parquet(root / "public" / "validation.parquet")
+    x = train[features].to_numpy(np.float32) - 2.0
+    y = train["target"].to_numpy(np.float64) - 0.5
+    ridge = 10.0 * len(x)
+    weights = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ y)
+    preds = pd.DataFrame(
+        {"ridge": (validation[features].to_numpy(np.float32) - 2.0) @ weights},
+        index=validation.index,
+    )
+    per_era = scoring.numerai_corr_by_era(preds, validation["target"], validation["era"])
+    summary = scoring.summarize(per_era)["ridge"]
+    # weak but real structure: a per-era CORR of roughly 0.01-0.05, positive in most eras
+    assert 0.01 < summary["mean"] < 0.05, summary
+    assert summary["positive_share"] > 0.5, summary
+    # an overfit model (no regularization, fitted on the last 8 train eras) does much worse
+    few = train[train["era"].isin(sorted(train["era"].unique())[-8:])]
+    x_few = few[features].to_numpy(np.float64) - 2.0
+    w_few = np.linalg.lstsq(x_few, few["target"].to_numpy(np.float64) - 0.5, rcond=None)[0]
+    overfit = pd.DataFrame(
+        {"overfit": (validation[features].to_numpy(np.float64) - 2.0) @ w_few},
+        index=validation.index,
+    )
+    bad = scoring.numerai_corr_by_era(overfit, validation["target"], validation["era"])
+    assert float(bad["overfit"].mean()) < summary["mean"] / 2
+
+
+def test_too_little_history_is_refused(market_prices: pd.DataFrame, tmp_path: Path) -> None:
+    short = market_prices[market_prices["date"] < market_prices["date"].unique()[300]]
+    with pytest.raises(InvalidInputError, match="known targets"):
+        build_round(
+            short.reset_index(drop=True),
+            out_dir=tmp_path / "p",
+            operator_dir=tmp_path / "o",
+            vault=Vault.create(),
+            round_number=1,
+        )
+
+
+def test_the_cli_simulates_and_builds_with_progress(tmp_path: Path) -> None:
+    runner = CliRunner()
+    prices = tmp_path / "prices.parquet"
+    result = runner.invoke(
+        app, ["data", "simulate", "--out", str(prices), "--stocks", "150", "--days", "700"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.output and prices.exists()
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "build",
+            "--prices",
+            str(prices),
+            "--out",
+            str(tmp_path / "public"),
+            "--operator",
+            str(tmp_path / "operator"),
+            "--validation-eras",
+            "10",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "public" / "live.parquet").exists()
+    assert (tmp_path / "operator" / "vault.json").exists()
+    assert "features" in result.output
