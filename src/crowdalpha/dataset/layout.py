@@ -118,22 +118,21 @@ class RoundWriter:
         tickers = np.asarray(era.tickers, dtype=object)[order]
         ids = self.vault.row_ids(era.date, list(tickers), live_round=live_round)
         bins = quantile_bins(era.features)[:, order]
-        data: dict[str, object] = {"era": [label] * n, "data_type": [split] * n}
+        columns: dict[str, np.ndarray] = {
+            "id": np.asarray(ids, dtype=object),
+            "era": np.full(n, label, dtype=object),
+            "data_type": np.full(n, split, dtype=object),
+        }
         for i in self.column_order:
-            data[self.opaque[self.feature_names[i]]] = bins[i]
+            columns[self.opaque[self.feature_names[i]]] = bins[i]
         for name in self.target_names:
             values = era.targets.get(name)
-            data[name] = (
+            columns[name] = (
                 np.full(n, np.nan, np.float32)
                 if values is None
                 else np.asarray(values, dtype=np.float32)[order]
             )
-        frame = pd.DataFrame(data, index=pd.Index(ids, name="id", dtype=object))
-        frame["era"] = frame["era"].astype(object)
-        frame["data_type"] = frame["data_type"].astype(object)
-        table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=True)
-        if self._schema is None:
-            self._schema = table.schema
+        table = self._table(columns)
         writer = self._writers.get(split)
         if writer is None:
             writer = pq.ParquetWriter(self.out_dir / f"{split}.parquet", table.schema)
@@ -145,6 +144,20 @@ class RoundWriter:
                 pd.DataFrame({"id": ids, "era": label, "date": era.date, "ticker": tickers})
             )
         return n
+
+    def _table(self, columns: dict[str, np.ndarray]) -> pa.Table:
+        """An era's Arrow table; pandas builds the first (and its metadata), arrays the rest."""
+        if self._schema is None:
+            frame = pd.DataFrame(
+                {k: v for k, v in columns.items() if k != "id"},
+                index=pd.Index(columns["id"], name="id", dtype=object),
+            )
+            table = pa.Table.from_pandas(frame, preserve_index=True)
+            self._schema = table.schema
+            return table
+        schema = self._schema
+        arrays = [pa.array(columns[f.name], type=f.type, from_pandas=True) for f in schema]
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def close(self, *, completed: bool = True) -> None:
         """Finish the files; ``features.json`` marks a complete round and is written last."""
