@@ -142,3 +142,29 @@ def test_the_cli_simulates_and_builds_with_progress(tmp_path: Path) -> None:
     assert (tmp_path / "public" / "live.parquet").exists()
     assert (tmp_path / "operator" / "vault.json").exists()
     assert "features" in result.output
+
+
+def test_building_in_time_blocks_changes_nothing(
+    market_prices: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Memory is bounded by building eras in blocks of days; the files must not notice."""
+    vault = Vault(bytes(range(32)))
+    prices = market_prices[market_prices["date"] < market_prices["date"].unique()[600]]
+    prices = prices.reset_index(drop=True)
+    outs = {}
+    for name, block_days in (("whole", None), ("blocks", 45)):
+        build_round(
+            prices,
+            out_dir=tmp_path / name / "public",
+            operator_dir=tmp_path / name / "operator",
+            vault=vault,
+            round_number=4,
+            config=BuildConfig(validation_eras=10, block_days=block_days),
+        )
+        outs[name] = tmp_path / name / "public"
+    for file in ("train.parquet", "validation.parquet", "live.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(outs["whole"] / file), pd.read_parquet(outs["blocks"] / file)
+        )
+    whole = (outs["whole"] / "features.json").read_text()
+    assert whole == (outs["blocks"] / "features.json").read_text()

@@ -4,6 +4,11 @@ Eras are weeks. The latest era is *live* (its targets lie in the future); of the
 main target is known, the last ``validation_eras`` form *validation* and the ones before
 them — minus an embargo long enough that no training target overlaps a validation one —
 form *train*. Each era is computed, obfuscated and written before the next is touched.
+
+Memory is bounded by time blocks: an era's features look back at most the longest window
+plus the lags, and its targets look ahead at most the longest horizon, so eras are built in
+blocks of ``block_days`` trading days, each from engines over just the days it needs. The
+result does not depend on the block size (a test checks it byte for byte).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class BuildConfig:
     embargo_eras: int | None = None
     #: Keep only the most recent train eras (None: all history).
     max_train_eras: int | None = None
+    #: Trading days of eras built from one set of engines (None: all at once).
+    block_days: int | None = 750
 
     def __post_init__(self) -> None:
         if self.validation_eras < 1:
@@ -46,6 +53,8 @@ class BuildConfig:
             raise InvalidParameterError("embargo_eras must not be negative")
         if self.max_train_eras is not None and self.max_train_eras < 1:
             raise InvalidParameterError("max_train_eras must be at least 1 (or None)")
+        if self.block_days is not None and self.block_days < 1:
+            raise InvalidParameterError("block_days must be at least 1 (or None)")
 
 
 @dataclass(frozen=True)
@@ -97,14 +106,15 @@ def build_round(
     Public files go to ``out_dir``; the operator's maps to ``operator_dir``.
     """
     cfg = config or BuildConfig()
-    features = FeatureEngine(prices, cfg.features)
-    targets = TargetEngine(prices, cfg.targets, features=features)
-    days = np.unique(prices["date"].to_numpy())
+    days = pd.DatetimeIndex(np.unique(prices["date"].to_numpy()))
     dates = era_dates(prices)
+    lags = max(cfg.features.lags)
+    history = cfg.features.longest_window() + 1 + 5 * lags + 10  # windows, then lagged eras
+    future = cfg.targets.lag + max(cfg.targets.horizon, *cfg.targets.aux_horizons) + 1
     # Only eras with enough history for every feature window are published.
-    first_day = pd.Timestamp(days[min(features.min_history, len(days) - 1)])
-    dates = dates[dates >= first_day]
-    known = np.array([targets.known(d) for d in dates], dtype=bool)
+    dates = dates[dates >= days[min(cfg.features.longest_window() + 1, len(days) - 1)]]
+    index = days.get_indexer(dates)
+    known = index + cfg.targets.lag + cfg.targets.horizon < len(days)
     embargo = (
         cfg.embargo_eras
         if cfg.embargo_eras is not None
@@ -112,41 +122,74 @@ def build_round(
     )
     splits = plan_splits(dates, known, cfg, embargo)
     labels = published_eras([d for s in splits.values() for d in s])
-    spec = features.spec
-    total = sum(len(v) for v in splits.values())
-    done = 0
-    with RoundWriter(
-        out_dir,
-        operator_dir,
-        vault,
-        round_number=round_number,
-        feature_names=spec.names,
-        feature_sets=spec.sets,
-        target_names=targets.names,
-        era_labels=labels,
-    ) as writer:
-        for split, split_dates in splits.items():
-            for day in split_dates:
+    # Splits follow each other in time, so date order visits train, validation, then live.
+    todo = sorted((d, split) for split, split_dates in splits.items() for d in split_dates)
+    positions = [int(p) for p in days.get_indexer(pd.DatetimeIndex([d for d, _ in todo]))]
+    blocks = _blocks(positions, cfg.block_days)
+    total, done = len(todo), 0
+    writer: RoundWriter | None = None
+    try:
+        for first, last in blocks:
+            lo, hi = positions[first], positions[last - 1]
+            window = (prices["date"] >= days[max(0, lo - history)]) & (
+                prices["date"] <= days[min(len(days) - 1, hi + future)]
+            )
+            block_prices = prices[window].reset_index(drop=True)
+            features = FeatureEngine(block_prices, cfg.features)
+            targets = TargetEngine(block_prices, cfg.targets, features=features)
+            if writer is None:
+                writer = RoundWriter(
+                    out_dir,
+                    operator_dir,
+                    vault,
+                    round_number=round_number,
+                    feature_names=features.spec.names,
+                    feature_sets=features.spec.sets,
+                    target_names=targets.names,
+                    era_labels=labels,
+                )
+                spec, target_names = features.spec, targets.names
+            for day, split in todo[first:last]:
                 feats = features.era(day)
                 tgts = targets.era(day).reindex(feats.index)
-                values = np.ascontiguousarray(feats.to_numpy(dtype=np.float32).T)
                 writer.add(
                     split,
                     EraRows(
                         date=day,
                         tickers=[str(t) for t in feats.index],
-                        features=values,
+                        features=np.ascontiguousarray(feats.to_numpy(dtype=np.float32).T),
                         targets={n: tgts[n].to_numpy(dtype=np.float64) for n in targets.names},
                     ),
                 )
                 done += 1
                 if progress is not None:
                     progress(done, total)
+            del features, targets, block_prices
+    except BaseException:
+        if writer is not None:
+            writer.close(completed=False)
+        raise
+    if writer is None:  # pragma: no cover - plan_splits always plans a live era
+        raise InvalidInputError("no era to build")
+    writer.close()
     return BuildReport(
         out_dir=Path(out_dir),
         operator_dir=Path(operator_dir),
         rows=writer.rows,
         eras=splits,
         features=len(spec.names),
-        targets=tuple(targets.names),
+        targets=tuple(target_names),
     )
+
+
+def _blocks(day_positions: list[int], block_days: int | None) -> list[tuple[int, int]]:
+    """Cut eras (by their day positions, ascending) into runs spanning at most block_days."""
+    if block_days is None:
+        return [(0, len(day_positions))]
+    out, start = [], 0
+    for i, pos in enumerate(day_positions):
+        if pos - day_positions[start] >= block_days:
+            out.append((start, i))
+            start = i
+    out.append((start, len(day_positions)))
+    return out
