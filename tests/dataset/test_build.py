@@ -14,7 +14,7 @@ from crowdalpha import scoring
 from crowdalpha.cli import app
 from crowdalpha.dataset.build import BuildConfig, build_round
 from crowdalpha.dataset.obfuscate import Vault
-from crowdalpha.errors import InvalidInputError
+from crowdalpha.errors import ConflictError, InvalidInputError, MarketDataError
 from crowdalpha.market import MarketConfig, simulate_market
 
 
@@ -142,6 +142,30 @@ def test_the_cli_simulates_and_builds_with_progress(tmp_path: Path) -> None:
     assert (tmp_path / "public" / "live.parquet").exists()
     assert (tmp_path / "operator" / "vault.json").exists()
     assert "features" in result.output
+    # refusals come before any work: an existing round, a missing price file (no vault made)
+    again = [*result_args(prices, tmp_path / "public", tmp_path / "operator")]
+    with pytest.raises(ConflictError):
+        runner.invoke(app, again, catch_exceptions=False)
+    with pytest.raises(MarketDataError):
+        runner.invoke(
+            app,
+            result_args(tmp_path / "missing.parquet", tmp_path / "p2", tmp_path / "o2"),
+            catch_exceptions=False,
+        )
+    assert not (tmp_path / "o2" / "vault.json").exists()
+
+
+def result_args(prices: Path, out: Path, operator: Path) -> list[str]:
+    return [
+        "data",
+        "build",
+        "--prices",
+        str(prices),
+        "--out",
+        str(out),
+        "--operator",
+        str(operator),
+    ]
 
 
 def test_building_in_time_blocks_changes_nothing(

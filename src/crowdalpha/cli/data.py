@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from crowdalpha.errors import ConflictError
+
 data_app = typer.Typer(help="Market data and round datasets.", no_args_is_help=True)
 console = Console()
 
@@ -71,13 +73,15 @@ def build(
     from crowdalpha.dataset.obfuscate import Vault
     from crowdalpha.market import load_prices
 
+    if (out / "features.json").exists():
+        raise ConflictError(f"{out} already holds a round dataset; choose another folder")
+    with console.status(f"Reading {prices}…"):
+        frame = load_prices(prices)
     vault_path = operator / "vault.json"
     vault = Vault.load(vault_path) if vault_path.exists() else Vault.create()
     if not vault_path.exists():
         vault.save(vault_path)
         console.print(f"Created a new vault key at {vault_path} — keep it secret and safe.")
-    with console.status(f"Reading {prices}…"):
-        frame = load_prices(prices)
     with _progress("Building eras") as update:
         report = build_round(
             frame,

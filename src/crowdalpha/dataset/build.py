@@ -24,7 +24,7 @@ from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
 from crowdalpha.dataset.layout import EraRows, RoundWriter, Split
 from crowdalpha.dataset.obfuscate import Vault, published_eras
 from crowdalpha.dataset.targets import TargetConfig, TargetEngine
-from crowdalpha.errors import InvalidInputError, InvalidParameterError
+from crowdalpha.errors import ConflictError, InvalidInputError, InvalidParameterError
 
 __all__ = ["BuildConfig", "BuildReport", "build_round", "plan_splits"]
 
@@ -106,6 +106,8 @@ def build_round(
     Public files go to ``out_dir``; the operator's maps to ``operator_dir``.
     """
     cfg = config or BuildConfig()
+    if (Path(out_dir) / "features.json").exists():
+        raise ConflictError(f"{out_dir} already holds a round dataset; choose another folder")
     days = pd.DatetimeIndex(np.unique(prices["date"].to_numpy()))
     dates = era_dates(prices)
     lags = max(cfg.features.lags)
