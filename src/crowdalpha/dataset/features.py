@@ -669,5 +669,12 @@ class FeatureEngine:
 
     @property
     def sector_codes(self) -> I64 | None:
-        """Day × ticker sector codes (−1 where unlisted), or ``None`` without sectors."""
-        return self._sector
+        """Day × ticker sector codes (−1 where unlisted), or ``None`` without sectors.
+
+        A read-only view: the engine's own array must not change under it.
+        """
+        if self._sector is None:
+            return None
+        view = self._sector.view()
+        view.flags.writeable = False
+        return view
