@@ -67,14 +67,25 @@ def build(
     operator: Annotated[Path, typer.Option(help="The operator's private folder (vault, maps).")],
     round_number: Annotated[int, typer.Option("--round", min=1, help="Round number.")] = 1,
     validation_eras: Annotated[int, typer.Option(min=1, help="Eras of validation data.")] = 52,
+    mode: Annotated[
+        str, typer.Option(help="Obfuscation: 'standard' (bins) or 'noisy' (keyed noise).")
+    ] = "standard",
+    noise: Annotated[
+        float | None, typer.Option(help="The noisy mode's noise on ranks (default 1.0).")
+    ] = None,
 ) -> None:
     """Build a round's obfuscated dataset (train, validation, live) from prices."""
     from crowdalpha.dataset.build import BuildConfig, build_round
-    from crowdalpha.dataset.obfuscate import Vault
+    from crowdalpha.dataset.obfuscate import Vault, check_mode
     from crowdalpha.market import load_prices
 
     if (out / "features.json").exists():
         raise ConflictError(f"{out} already holds a round dataset; choose another folder")
+    config = BuildConfig(
+        validation_eras=validation_eras,
+        mode=check_mode(mode, noise)[0],
+        noise=noise,
+    )
     with console.status(f"Reading {prices}…"):
         frame = load_prices(prices)
     vault_path = operator / "vault.json"
@@ -89,9 +100,79 @@ def build(
             operator_dir=operator / f"round_{round_number}",
             vault=vault,
             round_number=round_number,
-            config=BuildConfig(validation_eras=validation_eras),
+            config=config,
             progress=update,
         )
     for split, rows in report.rows.items():
         console.print(f"  {split:<10} {rows:>10,} rows in {len(report.eras[split]):>5} eras")
     console.print(f"{report.features} features, targets {', '.join(report.targets)} → {out}")
+
+
+@data_app.command("audit")
+def audit(
+    prices: Annotated[Path, typer.Option(help="The public prices the rounds were built from.")],
+    public: Annotated[
+        list[Path], typer.Option(help="A round's public folder (repeat to compare modes).")
+    ],
+    operator: Annotated[
+        list[Path], typer.Option(help="Its operator folder (round_N), one per --public.")
+    ],
+    vault: Annotated[
+        Path | None,
+        typer.Option(help="The vault (default: vault.json in or above the operator folder)."),
+    ] = None,
+    model: Annotated[
+        bool, typer.Option(help="Also train the ridge example model and report its CORR.")
+    ] = True,
+) -> None:
+    """Attack rounds as someone with the public prices would; print re-identification rates."""
+    from rich.table import Table
+
+    from crowdalpha.dataset.audit import audit_round, example_model_corr
+    from crowdalpha.dataset.obfuscate import Vault
+    from crowdalpha.errors import InvalidParameterError
+    from crowdalpha.market import load_prices
+
+    if len(public) != len(operator):
+        raise InvalidParameterError("give one --operator folder per --public folder")
+    keys = []
+    for op in operator:
+        path = vault
+        if path is None:
+            found = [p / "vault.json" for p in (op, op.parent) if (p / "vault.json").exists()]
+            if not found:
+                raise InvalidParameterError(f"no vault.json in or above {op}; pass --vault")
+            path = found[0]
+        keys.append(Vault.load(path))
+    with console.status(f"Reading {prices}…"):
+        frame = load_prices(prices)
+    table = Table(title="Privacy audit (attacker: public prices + open-source pipeline)")
+    table.add_column("round", overflow="fold")
+    for name in ("re-id", "chance", "linked", "cols"):
+        table.add_column(name, justify="right")
+    if model:
+        table.add_column("CORR", justify="right")
+        table.add_column("share", justify="right")
+    first: float | None = None
+    for pub, op, key in zip(public, operator, keys, strict=True):
+        with _progress(f"Attacking {pub}") as update:
+            report = audit_round(frame, pub, op, key, progress=update)
+        row = [
+            str(pub),
+            f"{report.reidentification_rate:.1%}",
+            f"{report.chance:.2%}",
+            f"{report.linkage_rate:.1%}",
+            f"{report.columns_matched:.0%}",
+        ]
+        if model:
+            with console.status("Training the example model…"):
+                corr = example_model_corr(pub)
+            first = corr if first is None else first
+            row += [f"{corr:.4f}", f"{corr / first:.0%}" if first else "n/a"]
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        "re-id: live rows tied to their ticker; linked: rows of consecutive eras tied together;"
+        " cols: opaque columns tied to their feature; CORR: ridge example model on validation"
+        " (share: of the first round's)."
+    )

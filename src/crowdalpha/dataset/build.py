@@ -22,7 +22,7 @@ import pandas as pd
 
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
 from crowdalpha.dataset.layout import EraRows, RoundWriter, Split
-from crowdalpha.dataset.obfuscate import Vault, published_eras
+from crowdalpha.dataset.obfuscate import ObfuscationMode, Vault, check_mode, published_eras
 from crowdalpha.dataset.targets import TargetConfig, TargetEngine
 from crowdalpha.errors import ConflictError, InvalidInputError, InvalidParameterError
 
@@ -45,8 +45,14 @@ class BuildConfig:
     max_train_eras: int | None = None
     #: Trading days of eras built from one set of engines (None: all at once).
     block_days: int | None = 750
+    #: How feature values are obfuscated: ``"standard"`` (bins) or ``"noisy"`` (keyed noise
+    #: on the ranks before binning; see :mod:`crowdalpha.dataset.obfuscate`).
+    mode: ObfuscationMode = "standard"
+    #: The ``"noisy"`` mode's noise (standard deviation on ranks in (0, 1)); None: default.
+    noise: float | None = None
 
     def __post_init__(self) -> None:
+        check_mode(self.mode, self.noise)
         if self.validation_eras < 1:
             raise InvalidParameterError("validation_eras must be at least 1")
         if self.embargo_eras is not None and self.embargo_eras < 0:
@@ -149,6 +155,8 @@ def build_round(
                     feature_sets=features.spec.sets,
                     target_names=targets.names,
                     era_labels=labels,
+                    mode=cfg.mode,
+                    noise=cfg.noise,
                 )
                 spec, target_names = features.spec, targets.names
             for day, split in todo[first:last]:

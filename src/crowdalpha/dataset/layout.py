@@ -26,7 +26,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crowdalpha.dataset.obfuscate import Vault, quantile_bins
+from crowdalpha.dataset.obfuscate import (
+    ObfuscationMode,
+    Vault,
+    check_mode,
+    noisy_bins,
+    quantile_bins,
+)
 from crowdalpha.errors import ConflictError, InvalidInputError
 
 __all__ = ["SPLITS", "EraRows", "RoundWriter", "Split"]
@@ -66,7 +72,10 @@ class RoundWriter:
         feature_sets: Mapping[str, Sequence[str]],
         target_names: Sequence[str],
         era_labels: Mapping[pd.Timestamp, str],
+        mode: ObfuscationMode = "standard",
+        noise: float | None = None,
     ) -> None:
+        self.mode, self.noise = check_mode(mode, noise)
         self.out_dir = Path(out_dir)
         self.operator_dir = Path(operator_dir)
         if (self.out_dir / "features.json").exists():
@@ -117,7 +126,11 @@ class RoundWriter:
         order = self.vault.shuffle(era.date, n, live_round=live_round)
         tickers = np.asarray(era.tickers, dtype=object)[order]
         ids = self.vault.row_ids(era.date, list(tickers), live_round=live_round)
-        bins = quantile_bins(era.features)[:, order]
+        if self.mode == "noisy":
+            raw = noisy_bins(era.features, self.feature_names, self.vault, era.date, self.noise)
+        else:
+            raw = quantile_bins(era.features)
+        bins = raw[:, order]
         columns: dict[str, np.ndarray] = {
             "id": np.asarray(ids, dtype=object),
             "era": np.full(n, label, dtype=object),

@@ -9,6 +9,11 @@
   and nothing published links two rows without the key.
 - **Order.** Rows are shuffled within each era by a keyed permutation; eras are numbered
   from 1, not dated.
+- **Noise (mode ``"noisy"``).** The bins above can be recomputed by anyone who holds the
+  public prices and this open-source pipeline, and then matched to the published rows
+  (see :mod:`crowdalpha.dataset.audit`). In the ``"noisy"`` mode each feature's
+  cross-sectional ranks get keyed Gaussian noise before binning — drawn from the key, the
+  era's date and the feature's name, so the operator can reproduce it and nobody else can.
 
 The :class:`Vault` holds the key; with it the operator maps ids back to stocks (to score
 and trade) — without it the files do not allow the mapping.
@@ -23,6 +28,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +38,14 @@ from crowdalpha.errors import InvalidInputError, InvalidParameterError
 from crowdalpha.scoring.kernels import Segments, tie_kept_rank
 
 __all__ = [
+    "DEFAULT_NOISE",
     "MISSING_BIN",
+    "MODES",
     "N_BINS",
+    "ObfuscationMode",
     "Vault",
+    "check_mode",
+    "noisy_bins",
     "published_eras",
     "quantile_bins",
 ]
@@ -43,6 +54,32 @@ N_BINS = 5
 #: The bin a value missing for its era gets (the middle one).
 MISSING_BIN = 2
 _KEY_BYTES = 32
+
+#: How published feature values are obfuscated (ids, names and order are always keyed).
+ObfuscationMode = Literal["standard", "noisy"]
+MODES: tuple[ObfuscationMode, ...] = ("standard", "noisy")
+#: The default noise of the ``"noisy"`` mode: standard deviation added to ranks in (0, 1).
+DEFAULT_NOISE = 1.0
+
+
+def check_mode(mode: object, noise: object = None) -> tuple[ObfuscationMode, float]:
+    """Validate an obfuscation mode and its noise; returns ``(mode, noise)`` with defaults."""
+    if mode not in MODES:
+        raise InvalidParameterError(
+            f"mode must be one of {MODES}, not {mode!r}", details={"field": "mode"}
+        )
+    checked: ObfuscationMode = "noisy" if mode == "noisy" else "standard"
+    if noise is None:
+        return checked, DEFAULT_NOISE if checked == "noisy" else 0.0
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
+        raise InvalidParameterError(
+            f"noise must be a number ≥ 0, not {noise!r}", details={"field": "noise"}
+        )
+    if checked == "standard" and noise != 0:
+        raise InvalidParameterError(
+            "noise needs mode='noisy' (the standard mode adds none)", details={"field": "noise"}
+        )
+    return checked, float(noise)
 
 
 def quantile_bins(values: npt.NDArray[np.floating], eras: Segments | None = None) -> np.ndarray:
@@ -62,6 +99,29 @@ def quantile_bins(values: npt.NDArray[np.floating], eras: Segments | None = None
         bins = np.floor(ranks * N_BINS)
     bins[np.isnan(bins)] = MISSING_BIN
     return np.clip(bins, 0, N_BINS - 1).astype(np.int8)
+
+
+def noisy_bins(
+    values: npt.NDArray[np.floating],
+    names: Sequence[str],
+    vault: Vault,
+    era: object,
+    noise: float,
+) -> np.ndarray:
+    """One era's bins after keyed noise: ranks in (0, 1) plus ``noise`` × N(0, 1), binned.
+
+    ``values`` is ``(features, rows)``; ``names`` the real feature names (they seed the
+    noise with the key and ``era``, so the operator can reproduce it). Missing stays 2.
+    """
+    x = np.ascontiguousarray(values, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != len(names):
+        raise InvalidInputError("values must be (features, rows) with one name per feature")
+    if x.shape[1] == 0 or noise == 0:
+        return quantile_bins(x)
+    ranks = tie_kept_rank(x, Segments.single(x.shape[1]))
+    for i, name in enumerate(names):
+        ranks[i] += noise * vault.noise(era, name, x.shape[1])
+    return quantile_bins(ranks)
 
 
 def _digest(key: bytes, *parts: object) -> str:
@@ -112,6 +172,15 @@ class Vault:
         """A keyed permutation of ``n`` rows for an era: the published row order."""
         seed = int(_digest(self.key, "order", live_round, era)[:16], 16)
         return np.random.default_rng(seed).permutation(n)
+
+    def noise(self, era: object, feature: str, n: int) -> np.ndarray:
+        """Keyed standard normal noise for one feature of one era (the ``"noisy"`` mode).
+
+        It depends on the era, not on the round, so a live era republished as history in a
+        later round carries the same noise (two independent draws could be averaged).
+        """
+        seed = int(_digest(self.key, "noise", era, feature)[:16], 16)
+        return np.random.default_rng(seed).standard_normal(n)
 
     def save(self, path: str | Path) -> None:
         """Write the key to a file only its owner may read (mode 0600)."""
