@@ -16,18 +16,30 @@ categories below to HTTP and GraphQL errors in one place; the CLI prints ``code:
     │   │   ├── NonPositivePriceError     non_positive_prices
     │   │   ├── UnsortedDatesError        unsorted_dates
     │   │   └── DateGapError              date_gaps
-    │   └── ScoringInputError             invalid_scoring_input
-    │       ├── NotEnoughOverlapError     not_enough_overlapping_ids
-    │       ├── MissingValuesError        missing_values
-    │       ├── DuplicateIdsError         duplicate_ids
-    │       ├── UnsortedIndexError        unsorted_index
-    │       ├── IndexMismatchError        index_mismatch
-    │       └── DegenerateDataError       degenerate_data
+    │   ├── ScoringInputError             invalid_scoring_input
+    │   │   ├── NotEnoughOverlapError     not_enough_overlapping_ids
+    │   │   ├── MissingValuesError        missing_values
+    │   │   ├── DuplicateIdsError         duplicate_ids
+    │   │   ├── UnsortedIndexError        unsorted_index
+    │   │   ├── IndexMismatchError        index_mismatch
+    │   │   └── DegenerateDataError       degenerate_data
+    │   ├── SubmissionError               invalid_submission
+    │   │   ├── SubmissionFileError       invalid_submission_file
+    │   │   ├── SubmissionHeadersError    invalid_submission_headers
+    │   │   ├── SubmissionIdsError        invalid_submission_ids
+    │   │   └── SubmissionValuesError     invalid_submission_values
+    │   ├── InvalidAmountError            invalid_amount
+    │   └── UnbalancedEntryError          unbalanced_entry
     ├── NotFoundError                     not_found
     ├── ConflictError                     conflict
+    │   ├── InsufficientFundsError        insufficient_funds
+    │   ├── IdempotencyKeyReusedError     idempotency_key_reused
+    │   └── RoundStateError               round_state
     ├── AuthenticationError               authentication_failed
     ├── PermissionDeniedError             permission_denied
-    └── LimitExceededError                limit_exceeded
+    ├── LimitExceededError                limit_exceeded
+    │   └── StakeLimitError               stake_limit_exceeded
+    └── LedgerInvariantError              ledger_invariant_violated
 
 Validation never uses ``assert``: assertions vanish under ``python -O`` and carry no code.
 """
@@ -45,9 +57,13 @@ __all__ = [
     "DegenerateDataError",
     "DuplicateIdsError",
     "DuplicateRowsError",
+    "IdempotencyKeyReusedError",
     "IndexMismatchError",
+    "InsufficientFundsError",
+    "InvalidAmountError",
     "InvalidInputError",
     "InvalidParameterError",
+    "LedgerInvariantError",
     "LimitExceededError",
     "MarketDataError",
     "MissingColumnsError",
@@ -56,7 +72,15 @@ __all__ = [
     "NotEnoughOverlapError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RoundStateError",
     "ScoringInputError",
+    "StakeLimitError",
+    "SubmissionError",
+    "SubmissionFileError",
+    "SubmissionHeadersError",
+    "SubmissionIdsError",
+    "SubmissionValuesError",
+    "UnbalancedEntryError",
     "UnsortedDatesError",
     "UnsortedIndexError",
 ]
@@ -174,6 +198,48 @@ class DegenerateDataError(ScoringInputError):
     code = "degenerate_data"
 
 
+class SubmissionError(InvalidInputError):
+    """A prediction file that breaks the submission rules; nothing was stored."""
+
+    code = "invalid_submission"
+
+
+class SubmissionFileError(SubmissionError):
+    """The file cannot be read as CSV or Parquet (empty, corrupt, wrong format, too large)."""
+
+    code = "invalid_submission_file"
+
+
+class SubmissionHeadersError(SubmissionError):
+    """The columns are not exactly an id column and a prediction column."""
+
+    code = "invalid_submission_headers"
+
+
+class SubmissionIdsError(SubmissionError):
+    """Missing, duplicated or insufficient ids (every live id must be predicted)."""
+
+    code = "invalid_submission_ids"
+
+
+class SubmissionValuesError(SubmissionError):
+    """Predictions that are NaN, outside [0, 1] or constant."""
+
+    code = "invalid_submission_values"
+
+
+class InvalidAmountError(InvalidInputError):
+    """An NMR amount that is not a non-negative whole number of base units (or is malformed)."""
+
+    code = "invalid_amount"
+
+
+class UnbalancedEntryError(InvalidInputError):
+    """A ledger entry whose postings do not sum to zero, or that has no postings."""
+
+    code = "unbalanced_entry"
+
+
 class NotFoundError(CrowdAlphaError):
     """The named object (round, model, dataset, account…) does not exist."""
 
@@ -184,6 +250,24 @@ class ConflictError(CrowdAlphaError):
     """The request conflicts with the current state (a closed round, a name already taken…)."""
 
     code = "conflict"
+
+
+class InsufficientFundsError(ConflictError):
+    """The account holds less NMR than the operation would take out of it."""
+
+    code = "insufficient_funds"
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An idempotency key already used for a different operation or different arguments."""
+
+    code = "idempotency_key_reused"
+
+
+class RoundStateError(ConflictError):
+    """The round is not in a state that allows the operation (not open, already resolved…)."""
+
+    code = "round_state"
 
 
 class AuthenticationError(CrowdAlphaError):
@@ -202,3 +286,15 @@ class LimitExceededError(CrowdAlphaError):
     """A configured limit (size, rate, quota) was exceeded."""
 
     code = "limit_exceeded"
+
+
+class StakeLimitError(LimitExceededError):
+    """A stake above the account's configured maximum (absolute or share of holdings)."""
+
+    code = "stake_limit_exceeded"
+
+
+class LedgerInvariantError(CrowdAlphaError):
+    """The ledger check found an inconsistency (an unbalanced entry, a negative balance…)."""
+
+    code = "ledger_invariant_violated"
