@@ -1,0 +1,34 @@
+"""Persistence foundation: the declarative base, column types, engines and migrations.
+
+SQLite (a file under the data folder) is the embedded default; PostgreSQL runs the same
+code in production. Every table is created by Alembic migrations shipped inside the
+package (:func:`upgrade`), never by ``create_all`` outside tests of the migrations
+themselves.
+"""
+
+from crowdalpha.db.base import Base
+from crowdalpha.db.engine import (
+    create_database_engine,
+    is_postgresql,
+    is_sqlite,
+    session_factory,
+    transact,
+    unit_of_work,
+)
+from crowdalpha.db.migrate import current_revision, head_revision, upgrade
+from crowdalpha.db.types import Amount, UtcDateTime
+
+__all__ = [
+    "Amount",
+    "Base",
+    "UtcDateTime",
+    "create_database_engine",
+    "current_revision",
+    "head_revision",
+    "is_postgresql",
+    "is_sqlite",
+    "session_factory",
+    "transact",
+    "unit_of_work",
+    "upgrade",
+]

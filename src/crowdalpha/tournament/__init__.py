@@ -1,0 +1,1 @@
+"""The tournament core: rounds, submissions, stakes, resolution and payouts."""
