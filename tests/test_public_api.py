@@ -7,7 +7,19 @@ import inspect
 
 import pytest
 
-MODULES = ["crowdalpha", "crowdalpha.errors", "crowdalpha.scoring", "crowdalpha.market"]
+MODULES = [
+    "crowdalpha",
+    "crowdalpha.db",
+    "crowdalpha.errors",
+    "crowdalpha.ledger",
+    "crowdalpha.market",
+    "crowdalpha.metamodel",
+    "crowdalpha.payouts",
+    "crowdalpha.scoring",
+    "crowdalpha.storage",
+    "crowdalpha.submissions",
+    "crowdalpha.tournament",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,1 +1,51 @@
-"""The tournament core: rounds, submissions, stakes, resolution and payouts."""
+"""The tournament core: rounds, submissions, stakes, resolution and payouts.
+
+:class:`Tournament` is the one entry point; it composes the pure stages (submissions,
+scoring, payouts, ledger, meta model) over a database, a file store and a source of round
+data, one transaction per operation.
+"""
+
+from crowdalpha.tournament.clock import Clock, ManualClock, SystemClock
+from crowdalpha.tournament.config import Schedule, TournamentConfig
+from crowdalpha.tournament.data import Outcome, PublishedDataset, RoundData, SyntheticRoundData
+from crowdalpha.tournament.models import RoundState, SubmissionState
+from crowdalpha.tournament.service import Tournament
+from crowdalpha.tournament.views import (
+    AccountInfo,
+    LeaderboardRow,
+    ModelInfo,
+    PayoutInfo,
+    PendingReleaseInfo,
+    ResolutionReport,
+    RoundInfo,
+    ScoreInfo,
+    StakeInfo,
+    SubmissionInfo,
+    TickReport,
+)
+
+__all__ = [
+    "AccountInfo",
+    "Clock",
+    "LeaderboardRow",
+    "ManualClock",
+    "ModelInfo",
+    "Outcome",
+    "PayoutInfo",
+    "PendingReleaseInfo",
+    "PublishedDataset",
+    "ResolutionReport",
+    "RoundData",
+    "RoundInfo",
+    "RoundState",
+    "Schedule",
+    "ScoreInfo",
+    "StakeInfo",
+    "SubmissionInfo",
+    "SubmissionState",
+    "SyntheticRoundData",
+    "SystemClock",
+    "TickReport",
+    "Tournament",
+    "TournamentConfig",
+]

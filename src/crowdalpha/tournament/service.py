@@ -1,0 +1,1246 @@
+"""The tournament: every operation the server, the CLI and the web UI call.
+
+:class:`Tournament` composes the pure stages (submissions, scoring, payouts, the ledger,
+the meta model) over the database and the file store. Each public method is one unit of
+work — one transaction, retried whole on a transient conflict — so an operation either
+happens completely or not at all. Operations that move NMR accept an idempotency key: a
+retry with the same key changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from crowdalpha.db import session_factory, transact
+from crowdalpha.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    InsufficientFundsError,
+    InvalidInputError,
+    InvalidParameterError,
+    NotFoundError,
+    RoundStateError,
+    StakeLimitError,
+)
+from crowdalpha.ledger import (
+    BURNED,
+    REWARD_POOL,
+    TREASURY,
+    LedgerCheckReport,
+    Posting,
+    SqlLedger,
+    Supply,
+    check_ledger,
+    format_nmr,
+    pending,
+    stake,
+    wallet,
+)
+from crowdalpha.metamodel import META_MODEL_COLUMN, build_meta_model
+from crowdalpha.payouts import PayoutRules, payout, payout_factor
+from crowdalpha.scoring import correlation_contribution, gaussian, score_submissions
+from crowdalpha.scoring import tie_kept_rank as _rank
+from crowdalpha.storage import FileStore
+from crowdalpha.submissions import load_and_validate
+from crowdalpha.tournament.clock import Clock, SystemClock
+from crowdalpha.tournament.config import TournamentConfig
+from crowdalpha.tournament.data import Outcome, RoundData
+from crowdalpha.tournament.models import (
+    Account,
+    IdempotencyRecord,
+    Model,
+    Payout,
+    PendingRelease,
+    Round,
+    RoundStake,
+    RoundState,
+    Score,
+    Submission,
+    SubmissionState,
+)
+from crowdalpha.tournament.views import (
+    AccountInfo,
+    LeaderboardRow,
+    ModelInfo,
+    PayoutInfo,
+    PendingReleaseInfo,
+    ResolutionReport,
+    RoundInfo,
+    ScoreInfo,
+    StakeInfo,
+    SubmissionInfo,
+    TickReport,
+)
+
+__all__ = ["Tournament"]
+
+T = TypeVar("T")
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _account_info(row: Account) -> AccountInfo:
+    return AccountInfo(
+        id=row.id,
+        username=row.username,
+        email=row.email,
+        wallet_address=row.wallet_address,
+        is_operator=row.is_operator,
+        max_stake=row.max_stake,
+        max_stake_share_ppm=row.max_stake_share_ppm,
+        created_at=row.created_at,
+    )
+
+
+def _model_info(row: Model) -> ModelInfo:
+    return ModelInfo(id=row.id, account_id=row.account_id, name=row.name, created_at=row.created_at)
+
+
+def _round_info(row: Round, submissions: int = 0) -> RoundInfo:
+    return RoundInfo(
+        number=row.number,
+        state=row.state,
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        resolves_at=row.resolves_at,
+        closed_at=row.closed_at,
+        resolved_at=row.resolved_at,
+        dataset_version=row.dataset_version,
+        live_rows=row.live_rows,
+        payout_policy=row.payout_policy,
+        total_at_risk=row.total_at_risk,
+        payout_factor=row.payout_factor,
+        meta_model_key=row.meta_model_key,
+        submissions=submissions,
+    )
+
+
+def _submission_info(row: Submission, round_number: int) -> SubmissionInfo:
+    return SubmissionInfo(
+        id=row.id,
+        model_id=row.model_id,
+        round_number=round_number,
+        created_at=row.created_at,
+        filename=row.filename,
+        sha256=row.sha256,
+        size_bytes=row.size_bytes,
+        rows=row.rows,
+        unknown_ids=row.unknown_ids,
+        state=row.state,
+        late=row.late,
+        selected=row.selected,
+        error_code=row.error_code,
+        error_message=row.error_message,
+    )
+
+
+def _release_info(row: PendingRelease) -> PendingReleaseInfo:
+    return PendingReleaseInfo(
+        id=row.id,
+        requested=row.requested,
+        remaining=row.remaining,
+        requested_at=row.requested_at,
+        release_round=row.release_round,
+        released_at=row.released_at,
+    )
+
+
+def _check_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidParameterError(f"amount must be a positive int of base units, got {amount!r}")
+    return amount
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()
+
+
+def _round_key(number: int, name: str) -> str:
+    return f"rounds/{number:05d}/{name}"
+
+
+def _predictions_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, values.astype(np.float64), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _predictions_from(data: bytes) -> np.ndarray:
+    array: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
+    return array
+
+
+class Tournament:
+    """A tournament over a database, a file store and a source of round data."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: FileStore,
+        data: RoundData,
+        *,
+        config: TournamentConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.data = data
+        self.config = config or TournamentConfig()
+        self.clock = clock or SystemClock()
+        self._factory = session_factory(engine)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _run(self, operation: Callable[[Session], T]) -> T:
+        return transact(self._factory, operation)
+
+    def _ledger(self, session: Session) -> SqlLedger:
+        return SqlLedger(session, mint_cap=self.config.mint_cap, now=self.clock.now)
+
+    def _once(
+        self,
+        session: Session,
+        key: str | None,
+        operation: str,
+        fingerprint: str,
+        body: Callable[[], dict[str, object]],
+    ) -> dict[str, object]:
+        """Run ``body`` once per idempotency key, returning the first run's result."""
+        if key is None:
+            return body()
+        record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+        if record is not None:
+            if record.operation != operation or record.fingerprint != fingerprint:
+                raise IdempotencyKeyReusedError(
+                    f"idempotency key {key!r} was already used for another {record.operation}; "
+                    "use a new key for a new operation",
+                    details={"key": key},
+                )
+            result: dict[str, object] = json.loads(record.result)
+            return result
+        result = body()
+        session.add(
+            IdempotencyRecord(
+                key=key,
+                operation=operation,
+                fingerprint=fingerprint,
+                result=json.dumps(result),
+                created_at=self.clock.now(),
+            )
+        )
+        session.flush()
+        return result
+
+    @staticmethod
+    def _model(session: Session, model_id: int) -> Model:
+        row = session.get(Model, model_id)
+        if row is None:
+            raise NotFoundError(f"there is no model {model_id}", details={"model_id": model_id})
+        return row
+
+    @staticmethod
+    def _account(session: Session, account_id: int) -> Account:
+        row = session.get(Account, account_id)
+        if row is None:
+            raise NotFoundError(
+                f"there is no account {account_id}", details={"account_id": account_id}
+            )
+        return row
+
+    @staticmethod
+    def _round(session: Session, number: int, *, lock: bool = False) -> Round:
+        query = select(Round).where(Round.number == number)
+        if lock:
+            query = query.with_for_update()
+        row = session.scalar(query)
+        if row is None:
+            raise NotFoundError(f"there is no round {number}", details={"round": number})
+        return row
+
+    # -- accounts and models ------------------------------------------------------------
+
+    def create_account(
+        self,
+        username: str,
+        email: str,
+        *,
+        wallet_address: str | None = None,
+        is_operator: bool = False,
+    ) -> AccountInfo:
+        """A new participant (or operator) account with an empty wallet."""
+        name = username.strip()
+        if not (3 <= len(name) <= 64) or not set(name.lower()) <= _NAME_CHARS:
+            raise InvalidInputError(
+                f"username {username!r} must be 3–64 letters, digits or underscores"
+            )
+        if "@" not in email or len(email) > 254 or email != email.strip():
+            raise InvalidInputError(f"{email!r} is not an email address")
+
+        def op(session: Session) -> AccountInfo:
+            taken = session.scalar(
+                select(Account).where(
+                    (func.lower(Account.username) == name.lower())
+                    | (func.lower(Account.email) == email.lower())
+                )
+            )
+            if taken is not None:
+                what = "username" if taken.username.lower() == name.lower() else "email"
+                raise ConflictError(f"that {what} is already registered", details={"field": what})
+            row = Account(
+                username=name,
+                email=email,
+                wallet_address=wallet_address,
+                is_operator=is_operator,
+                created_at=self.clock.now(),
+            )
+            session.add(row)
+            session.flush()
+            return _account_info(row)
+
+        return self._run(op)
+
+    def account(self, account_id: int) -> AccountInfo:
+        return self._run(lambda s: _account_info(self._account(s, account_id)))
+
+    def account_by_username(self, username: str) -> AccountInfo:
+        def op(session: Session) -> AccountInfo:
+            row = session.scalar(
+                select(Account).where(func.lower(Account.username) == username.lower())
+            )
+            if row is None:
+                raise NotFoundError(f"there is no account {username!r}")
+            return _account_info(row)
+
+        return self._run(op)
+
+    def set_limits(
+        self,
+        account_id: int,
+        *,
+        max_stake: int | None = None,
+        max_stake_share: Decimal | str | None = None,
+    ) -> AccountInfo:
+        """Risk limits: the largest stake per model, and the largest share of the account's
+        holdings (wallet + stakes + pending) one model may stake. ``None`` lifts a limit."""
+        ppm: int | None = None
+        if max_stake_share is not None:
+            share = Decimal(str(max_stake_share))
+            if not (0 < share <= 1):
+                raise InvalidParameterError("max_stake_share must be in (0, 1]")
+            ppm = int(share * 1_000_000)
+        if max_stake is not None and max_stake < 0:
+            raise InvalidParameterError("max_stake must not be negative")
+
+        def op(session: Session) -> AccountInfo:
+            row = self._account(session, account_id)
+            row.max_stake = max_stake
+            row.max_stake_share_ppm = ppm
+            return _account_info(row)
+
+        return self._run(op)
+
+    def create_model(self, account_id: int, name: str) -> ModelInfo:
+        """A new model of ``account_id``; names are unique across the tournament."""
+        clean = name.strip().lower()
+        if not (1 <= len(clean) <= 64) or not set(clean) <= _NAME_CHARS:
+            raise InvalidInputError(
+                f"model name {name!r} must be 1–64 lowercase letters, digits or underscores"
+            )
+
+        def op(session: Session) -> ModelInfo:
+            self._account(session, account_id)
+            if session.scalar(select(Model.id).where(Model.name == clean)) is not None:
+                raise ConflictError(f"a model named {clean!r} already exists")
+            row = Model(account_id=account_id, name=clean, created_at=self.clock.now())
+            session.add(row)
+            session.flush()
+            return _model_info(row)
+
+        return self._run(op)
+
+    def model(self, model_id: int) -> ModelInfo:
+        return self._run(lambda s: _model_info(self._model(s, model_id)))
+
+    def model_by_name(self, name: str) -> ModelInfo:
+        def op(session: Session) -> ModelInfo:
+            row = session.scalar(select(Model).where(Model.name == name.strip().lower()))
+            if row is None:
+                raise NotFoundError(f"there is no model named {name!r}")
+            return _model_info(row)
+
+        return self._run(op)
+
+    def models(self, account_id: int | None = None) -> list[ModelInfo]:
+        def op(session: Session) -> list[ModelInfo]:
+            query = select(Model).order_by(Model.id)
+            if account_id is not None:
+                query = query.where(Model.account_id == account_id)
+            return [_model_info(m) for m in session.scalars(query)]
+
+        return self._run(op)
+
+    # -- NMR ----------------------------------------------------------------------------
+
+    def mint(self, amount: int, *, to: str = TREASURY, key: str | None = None) -> int:
+        """Create NMR into the treasury or the reward pool (under the mint cap)."""
+        _check_amount(amount)
+        if to not in (TREASURY, REWARD_POOL):
+            raise InvalidParameterError("NMR is minted into the treasury or the reward pool")
+        return self._run(lambda s: self._ledger(s).mint(to, amount, key=key).id)
+
+    def fund_reward_pool(self, amount: int, *, key: str | None = None) -> int:
+        _check_amount(amount)
+        return self._run(
+            lambda s: (
+                self._ledger(s)
+                .transfer(TREASURY, REWARD_POOL, amount, kind="fund_pool", key=key)
+                .id
+            )
+        )
+
+    def grant(self, account_id: int, amount: int, *, key: str | None = None) -> int:
+        """The operator gives NMR from the treasury to an account's wallet."""
+        _check_amount(amount)
+
+        def op(session: Session) -> int:
+            self._account(session, account_id)
+            return (
+                self._ledger(session)
+                .transfer(TREASURY, wallet(account_id), amount, kind="grant", key=key)
+                .id
+            )
+
+        return self._run(op)
+
+    def deposit(self, account_id: int, amount: int, *, key: str | None = None) -> int:
+        _check_amount(amount)
+
+        def op(session: Session) -> int:
+            self._account(session, account_id)
+            return self._ledger(session).deposit(wallet(account_id), amount, key=key).id
+
+        return self._run(op)
+
+    def withdraw(self, account_id: int, amount: int, *, key: str | None = None) -> int:
+        _check_amount(amount)
+
+        def op(session: Session) -> int:
+            self._account(session, account_id)
+            return self._ledger(session).withdraw(wallet(account_id), amount, key=key).id
+
+        return self._run(op)
+
+    def wallet_balance(self, account_id: int) -> int:
+        return self._run(lambda s: self._ledger(s).balance(wallet(account_id)))
+
+    def balance(self, account: str) -> int:
+        return self._run(lambda s: self._ledger(s).balance(account))
+
+    def supply(self) -> Supply:
+        return self._run(lambda s: self._ledger(s).supply())
+
+    def check_ledger(self) -> LedgerCheckReport:
+        return self._run(check_ledger)
+
+    # -- stakes -------------------------------------------------------------------------
+
+    def stake_info(self, model_id: int) -> StakeInfo:
+        def op(session: Session) -> StakeInfo:
+            self._model(session, model_id)
+            got = self._ledger(session).balances([stake(model_id), pending(model_id)])
+            releases = session.scalars(
+                select(PendingRelease)
+                .where(PendingRelease.model_id == model_id)
+                .order_by(PendingRelease.id)
+            )
+            return StakeInfo(
+                model_id=model_id,
+                stake=got[stake(model_id)],
+                pending=got[pending(model_id)],
+                releases=[_release_info(r) for r in releases],
+            )
+
+        return self._run(op)
+
+    def increase_stake(self, model_id: int, amount: int, *, key: str | None = None) -> StakeInfo:
+        """Move ``amount`` from the owner's wallet to the model's stake, at once."""
+        _check_amount(amount)
+
+        def op(session: Session) -> None:
+            model = self._model(session, model_id)
+
+            def body() -> dict[str, object]:
+                self._check_limits(session, model, amount)
+                entry = self._ledger(session).transfer(
+                    wallet(model.account_id), stake(model_id), amount, kind="stake_increase"
+                )
+                return {"entry": entry.id}
+
+            self._once(session, key, "stake_increase", _fingerprint(model_id, amount), body)
+
+        self._run(op)
+        return self.stake_info(model_id)
+
+    def _check_limits(self, session: Session, model: Model, amount: int) -> None:
+        account = self._account(session, model.account_id)
+        if account.max_stake is None and account.max_stake_share_ppm is None:
+            return
+        ledger = self._ledger(session)
+        new_stake = ledger.balance(stake(model.id)) + amount
+        if account.max_stake is not None and new_stake > account.max_stake:
+            raise StakeLimitError(
+                f"this would stake {format_nmr(new_stake)} NMR on {model.name}; the account's "
+                f"limit is {format_nmr(account.max_stake)} NMR per model",
+                details={"limit": str(account.max_stake), "stake": str(new_stake)},
+            )
+        if account.max_stake_share_ppm is not None:
+            model_ids = list(
+                session.scalars(select(Model.id).where(Model.account_id == account.id))
+            )
+            names = [wallet(account.id)]
+            names += [stake(m) for m in model_ids] + [pending(m) for m in model_ids]
+            holdings = sum(ledger.balances(names).values())
+            limit = holdings * account.max_stake_share_ppm // 1_000_000
+            if new_stake > limit:
+                raise StakeLimitError(
+                    f"this would stake {format_nmr(new_stake)} NMR on {model.name}, more than "
+                    f"{account.max_stake_share_ppm / 10_000:g}% of the account's "
+                    f"{format_nmr(holdings)} NMR; spread stakes over models",
+                    details={"limit": str(limit), "stake": str(new_stake)},
+                )
+
+    def _last_round_at_risk(self, session: Session, model_id: int) -> int | None:
+        return session.scalar(
+            select(func.max(Round.number))
+            .join(RoundStake, RoundStake.round_id == Round.id)
+            .where(RoundStake.model_id == model_id, Round.state != RoundState.RESOLVED.value)
+        )
+
+    def decrease_stake(self, model_id: int, amount: int, *, key: str | None = None) -> StakeInfo:
+        """Take ``amount`` off the model's stake.
+
+        The amount leaves the stake at once (it is not at risk in rounds that close later)
+        but is only paid back to the wallet when the last round it is still at risk in
+        resolves; until then it is a pending release, and that round can still burn it.
+        With no round at risk the release is immediate.
+        """
+        _check_amount(amount)
+
+        def op(session: Session) -> None:
+            model = self._model(session, model_id)
+
+            def body() -> dict[str, object]:
+                ledger = self._ledger(session)
+                held = ledger.balance(stake(model_id))
+                if held < amount:
+                    raise InsufficientFundsError(
+                        f"{model.name} has {format_nmr(held)} NMR staked; cannot take off "
+                        f"{format_nmr(amount)} NMR",
+                        details={"stake": str(held), "requested": str(amount)},
+                    )
+                last = self._last_round_at_risk(session, model_id)
+                if last is None:
+                    entry = ledger.transfer(
+                        stake(model_id), wallet(model.account_id), amount, kind="stake_release"
+                    )
+                    return {"entry": entry.id}
+                entry = ledger.transfer(
+                    stake(model_id), pending(model_id), amount, kind="stake_decrease"
+                )
+                session.add(
+                    PendingRelease(
+                        model_id=model_id,
+                        requested=amount,
+                        remaining=amount,
+                        requested_at=self.clock.now(),
+                        release_round=last,
+                    )
+                )
+                return {"entry": entry.id}
+
+            self._once(session, key, "stake_decrease", _fingerprint(model_id, amount), body)
+
+        self._run(op)
+        return self.stake_info(model_id)
+
+    def set_stake(self, model_id: int, target: int, *, key: str | None = None) -> StakeInfo:
+        """Increase or decrease the stake to exactly ``target``."""
+        if isinstance(target, bool) or not isinstance(target, int) or target < 0:
+            raise InvalidParameterError("target must be a non-negative int of base units")
+        current = self.stake_info(model_id).stake
+        if target > current:
+            return self.increase_stake(model_id, target - current, key=key)
+        if target < current:
+            return self.decrease_stake(model_id, current - target, key=key)
+        return self.stake_info(model_id)
+
+    # -- rounds -------------------------------------------------------------------------
+
+    def rounds(self, *, states: Sequence[str] | None = None) -> list[RoundInfo]:
+        def op(session: Session) -> list[RoundInfo]:
+            counts = dict(
+                session.execute(
+                    select(Submission.round_id, func.count())
+                    .where(Submission.selected)
+                    .group_by(Submission.round_id)
+                ).all()
+            )
+            query = select(Round).order_by(Round.number)
+            if states:
+                query = query.where(Round.state.in_(list(states)))
+            return [_round_info(r, counts.get(r.id, 0)) for r in session.scalars(query)]
+
+        return self._run(op)
+
+    def round(self, number: int) -> RoundInfo:
+        def op(session: Session) -> RoundInfo:
+            row = self._round(session, number)
+            count = session.scalar(
+                select(func.count()).where(Submission.round_id == row.id, Submission.selected)
+            )
+            return _round_info(row, int(count or 0))
+
+        return self._run(op)
+
+    def current_round(self) -> RoundInfo | None:
+        """The open round (the newest one, if several were ever open at once)."""
+        open_rounds = self.rounds(states=[RoundState.OPEN.value])
+        return open_rounds[-1] if open_rounds else None
+
+    def live_ids(self, number: int) -> list[str]:
+        ids: list[str] = json.loads(self.store.get(_round_key(number, "live_ids.json")))
+        return ids
+
+    def dataset_key(self, number: int, name: str) -> str:
+        info = self.round(number)
+        return f"datasets/{info.dataset_version}/{name}"
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Move every round as far forward as the clock and the data allow.
+
+        Opens the round that is due (publishing its dataset), closes rounds whose window
+        ended (freezing stakes), records provisional scores when early outcomes exist, and
+        resolves rounds whose final targets are known. Each step is its own transaction and
+        checks the state it starts from, so running ``tick`` twice, or again after a crash
+        at any point, ends in the same state.
+        """
+        when = now or self.clock.now()
+        report = TickReport(now=when)
+        self._open_due(when, report)
+        for info in self.rounds(states=[RoundState.OPEN.value]):
+            if info.closes_at <= when:
+                self._close(info.number, when)
+                report.closed.append(info.number)
+        for info in self.rounds(states=[RoundState.CLOSED.value, RoundState.SCORING.value]):
+            outcome = self.data.outcome(
+                info.number, self.live_ids(info.number), closes_at=info.closes_at, now=when
+            )
+            if outcome is None:
+                continue
+            if outcome.final:
+                report.resolved.append(self._resolve(info.number, outcome, when))
+            elif info.state == RoundState.CLOSED.value:
+                self._score_provisional(info.number, outcome, when)
+                report.scored.append(info.number)
+        return report
+
+    def _open_due(self, now: datetime, report: TickReport) -> None:
+        schedule = self.config.schedule
+        number = schedule.latest_due(now)
+        if number == 0:
+            return
+        exists = self._run(
+            lambda s: s.scalar(select(Round.id).where(Round.number == number)) is not None
+        )
+        if exists:
+            return
+        if schedule.closes(number) <= now:
+            report.skipped.append(number)  # missed entirely (the tournament was down)
+            return
+        published = self.data.publish(number, schedule.opens(number))
+        if published is None:
+            return
+        # Files first (deterministic keys; a crash before the commit leaves files that a
+        # retry rewrites identically), then the round row.
+        for name, content in published.files.items():
+            self.store.put(f"datasets/{published.version}/{name}", content)
+        live_key = _round_key(number, "live_ids.json")
+        self.store.put(live_key, json.dumps(list(published.live_ids)).encode())
+        rules = self.config.payout
+
+        def op(session: Session) -> bool:
+            if session.scalar(select(Round.id).where(Round.number == number)) is not None:
+                return False
+            session.add(
+                Round(
+                    number=number,
+                    state=RoundState.OPEN.value,
+                    opens_at=schedule.opens(number),
+                    closes_at=schedule.closes(number),
+                    resolves_at=schedule.resolves(number),
+                    dataset_version=published.version,
+                    live_ids_key=live_key,
+                    live_rows=len(published.live_ids),
+                    payout_policy=rules.policy,
+                    corr_multiplier=rules.corr_multiplier,
+                    mmc_multiplier=rules.mmc_multiplier,
+                    payout_clip=rules.clip,
+                    payout_threshold=rules.threshold,
+                )
+            )
+            session.flush()
+            return True
+
+        if self._run(op):
+            report.opened.append(number)
+
+    def _close(self, number: int, now: datetime) -> None:
+        def op(session: Session) -> None:
+            row = self._round(session, number, lock=True)
+            if row.state != RoundState.OPEN.value:
+                return
+            on_time = dict(
+                session.execute(
+                    select(Submission.model_id, Submission.id).where(
+                        Submission.round_id == row.id,
+                        Submission.selected,
+                        ~Submission.late,
+                        Submission.state == SubmissionState.VALIDATED.value,
+                    )
+                ).all()
+            )
+            model_ids = list(session.scalars(select(Model.id).order_by(Model.id)))
+            stakes = self._ledger(session).balances([stake(m) for m in model_ids])
+            rows = []
+            total = 0
+            for model_id in model_ids:
+                held = stakes[stake(model_id)]
+                submission = on_time.get(model_id)
+                if held == 0 and submission is None:
+                    continue
+                at_risk = held if submission is not None else 0
+                total += at_risk
+                rows.append(
+                    {
+                        "round_id": row.id,
+                        "model_id": model_id,
+                        "submission_id": submission,
+                        "stake_at_risk": at_risk,
+                    }
+                )
+            if rows:
+                session.execute(insert(RoundStake), rows)
+            row.total_at_risk = total
+            row.state = RoundState.CLOSED.value
+            row.closed_at = now
+
+        self._run(op)
+
+    def _load_predictions(
+        self, session: Session, row: Round
+    ) -> tuple[pd.DataFrame, dict[int, Submission]]:
+        subs = {
+            s.model_id: s
+            for s in session.scalars(
+                select(Submission).where(Submission.round_id == row.id, Submission.selected)
+            )
+        }
+        ids = pd.Index(json.loads(self.store.get(row.live_ids_key)), name="id")
+        columns = {}
+        for model_id, sub in sorted(subs.items()):
+            if sub.storage_key is None:
+                continue
+            columns[model_id] = _predictions_from(self.store.get(sub.storage_key + ".npy"))
+        # Scoring wants ids in order (as numerai-tools does); sort once here.
+        frame = pd.DataFrame(columns, index=ids).sort_index()
+        return frame, subs
+
+    def _scores(
+        self, session: Session, row: Round, outcome: Outcome
+    ) -> tuple[pd.DataFrame, pd.Series | None, dict[int, Submission], dict[int, int]]:
+        preds, subs = self._load_predictions(session, row)
+        at_risk = {
+            rs.model_id: rs.stake_at_risk
+            for rs in session.scalars(select(RoundStake).where(RoundStake.round_id == row.id))
+        }
+        staked = [m for m, v in at_risk.items() if v > 0 and m in preds.columns]
+        meta = (
+            build_meta_model(preds[staked], pd.Series({m: at_risk[m] for m in staked}))
+            if staked
+            else None
+        )
+        if preds.empty:
+            return pd.DataFrame(), meta, subs, at_risk
+        targets = outcome.targets.reindex(preds.index)
+        scores = score_submissions(
+            preds,
+            targets,
+            meta_model=meta,
+            features=outcome.features.reindex(preds.index)
+            if outcome.features is not None
+            else None,
+        )
+        if outcome.benchmarks is not None and not outcome.benchmarks.empty:
+            ranked = gaussian(_rank(outcome.benchmarks.reindex(preds.index)))
+            bench = pd.DataFrame(ranked).mean(axis=1)
+            scores["bmc"] = correlation_contribution(preds, bench, targets)
+        return scores, meta, subs, at_risk
+
+    def _score_provisional(self, number: int, outcome: Outcome, now: datetime) -> None:
+        def op(session: Session) -> None:
+            row = self._round(session, number, lock=True)
+            if row.state != RoundState.CLOSED.value:
+                return
+            scores, _meta, subs, _at_risk = self._scores(session, row, outcome)
+            _write_scores(session, row, scores, subs, final=False, now=now)
+            for sub in subs.values():
+                if sub.state == SubmissionState.VALIDATED.value:
+                    sub.state = SubmissionState.SCORED.value
+            row.state = RoundState.SCORING.value
+
+        self._run(op)
+
+    def resolve(self, number: int) -> ResolutionReport:
+        """Resolve a closed round now, if its final outcome is known."""
+        info = self.round(number)
+        if info.state not in (RoundState.CLOSED.value, RoundState.SCORING.value):
+            raise RoundStateError(f"round {number} is {info.state}; only closed rounds resolve")
+        now = self.clock.now()
+        outcome = self.data.outcome(
+            number, self.live_ids(number), closes_at=info.closes_at, now=now
+        )
+        if outcome is None or not outcome.final:
+            raise RoundStateError(f"round {number}'s targets are not final yet")
+        return self._resolve(number, outcome, now)
+
+    def _resolve(self, number: int, outcome: Outcome, now: datetime) -> ResolutionReport:
+        """Scores, meta model, payouts, burns and releases of one round — atomically."""
+
+        def op(session: Session) -> ResolutionReport:
+            row = self._round(session, number, lock=True)
+            if row.state == RoundState.RESOLVED.value:
+                return ResolutionReport(number, 0, 0, 0, 0, 0, 0, row.payout_factor or "1")
+            if row.state not in (RoundState.CLOSED.value, RoundState.SCORING.value):
+                raise RoundStateError(f"round {number} is {row.state}; it cannot resolve")
+            scores, meta, subs, at_risk = self._scores(session, row, outcome)
+            if meta is not None:
+                meta_key = _round_key(number, "meta_model.parquet")
+                buffer = io.BytesIO()
+                meta.to_frame(META_MODEL_COLUMN).to_parquet(buffer)
+                self.store.put(meta_key, buffer.getvalue())
+                row.meta_model_key = meta_key
+            _write_scores(session, row, scores, subs, final=True, now=now)
+            report = self._settle(session, row, scores, at_risk)
+            for sub in subs.values():
+                if sub.state in (SubmissionState.VALIDATED.value, SubmissionState.SCORED.value):
+                    sub.state = SubmissionState.RESOLVED.value
+            row.state = RoundState.RESOLVED.value
+            row.resolved_at = now
+            return report
+
+        return self._run(op)
+
+    def _settle(
+        self, session: Session, row: Round, scores: pd.DataFrame, at_risk: dict[int, int]
+    ) -> ResolutionReport:
+        """Payouts from the reward pool (minted up to the cap), burns, then releases."""
+        number = row.number
+        rules = PayoutRules(
+            policy=row.payout_policy,  # type: ignore[arg-type]
+            corr_multiplier=row.corr_multiplier,
+            mmc_multiplier=row.mmc_multiplier,
+            clip=row.payout_clip,
+            threshold=row.payout_threshold,
+        )
+        factor = payout_factor(rules.threshold, row.total_at_risk or 0)
+        row.payout_factor = str(factor.normalize())
+        amounts: dict[int, int] = {}
+        for model_id, risk in sorted(at_risk.items()):
+            if risk <= 0 or model_id not in scores.index:
+                continue
+            corr = _cell(scores, model_id, "corr")
+            mmc = _cell(scores, model_id, "mmc") if "mmc" in scores.columns else None
+            if corr is None:
+                continue
+            amounts[model_id] = payout(risk, corr, mmc, factor=factor, rules=rules)
+
+        ledger = self._ledger(session)
+        gains = {m: a for m, a in amounts.items() if a > 0}
+        wanted = sum(gains.values())
+        minted = 0
+        if wanted:
+            pool = ledger.balance(REWARD_POOL)
+            if pool < wanted:
+                room = wanted - pool
+                if self.config.mint_cap is not None:
+                    room = min(room, self.config.mint_cap - ledger.supply().minted)
+                if room > 0:
+                    ledger.mint(REWARD_POOL, room, key=f"round:{number}:mint")
+                    minted = room
+            available = pool + minted
+            if available < wanted:  # the cap is reached: pay pro rata, rounding down
+                gains = {m: a * available // wanted for m, a in gains.items()}
+                gains = {m: a for m, a in gains.items() if a > 0}
+                amounts.update({m: gains.get(m, 0) for m in amounts if amounts[m] > 0})
+            if gains:
+                legs = [Posting(REWARD_POOL, -sum(gains.values()))]
+                legs += [Posting(stake(m), a) for m, a in sorted(gains.items())]
+                ledger.post(legs, kind="payout", key=f"round:{number}:payouts")
+
+        losses = {m: -a for m, a in amounts.items() if a < 0}
+        burned = 0
+        if losses:
+            held = ledger.balances([a for m in losses for a in (stake(m), pending(m))])
+            legs = []
+            for model_id, loss in sorted(losses.items()):
+                from_stake = min(loss, held[stake(model_id)])
+                from_pending = min(loss - from_stake, held[pending(model_id)])
+                if from_stake:
+                    legs.append(Posting(stake(model_id), -from_stake))
+                if from_pending:
+                    legs.append(Posting(pending(model_id), -from_pending))
+                    _burn_pending(session, model_id, from_pending)
+                amounts[model_id] = -(from_stake + from_pending)
+                burned += from_stake + from_pending
+            if burned:
+                legs.append(Posting(BURNED, burned))
+                ledger.post(legs, kind="burn", key=f"round:{number}:burns")
+
+        entry_ids: dict[str, int | None] = {
+            "payouts": _entry_id(ledger, f"round:{number}:payouts"),
+            "burns": _entry_id(ledger, f"round:{number}:burns"),
+        }
+        payout_rows = [
+            {
+                "round_id": row.id,
+                "model_id": m,
+                "stake_at_risk": at_risk[m],
+                "amount": amounts.get(m, 0),
+                "entry_id": entry_ids["payouts"]
+                if amounts.get(m, 0) > 0
+                else entry_ids["burns"]
+                if amounts.get(m, 0) < 0
+                else None,
+            }
+            for m in sorted(at_risk)
+            if at_risk[m] > 0
+        ]
+        if payout_rows:
+            session.execute(insert(Payout), payout_rows)
+
+        released = self._release(session, number)
+        return ResolutionReport(
+            round_number=number,
+            scored=len(scores),
+            staked=len(payout_rows),
+            paid=sum(a for a in amounts.values() if a > 0),
+            burned=burned,
+            minted=minted,
+            released=released,
+            payout_factor=row.payout_factor,
+        )
+
+    def _release(self, session: Session, number: int) -> int:
+        due = list(
+            session.scalars(
+                select(PendingRelease)
+                .where(
+                    PendingRelease.released_at.is_(None),
+                    PendingRelease.release_round <= number,
+                )
+                .order_by(PendingRelease.id)
+            )
+        )
+        if not due:
+            return 0
+        models = {
+            m.id: m.account_id
+            for m in session.scalars(select(Model).where(Model.id.in_({r.model_id for r in due})))
+        }
+        legs: list[Posting] = []
+        total = 0
+        for release in due:
+            if release.remaining > 0:
+                legs.append(Posting(pending(release.model_id), -release.remaining))
+                legs.append(Posting(wallet(models[release.model_id]), release.remaining))
+                total += release.remaining
+            release.released_at = self.clock.now()
+        if legs:
+            self._ledger(session).post(legs, kind="release", key=f"round:{number}:releases")
+        return total
+
+    # -- submissions --------------------------------------------------------------------
+
+    def submit(
+        self,
+        model_id: int,
+        data: bytes,
+        *,
+        filename: str = "predictions.csv",
+        round_number: int | None = None,
+    ) -> SubmissionInfo:
+        """Validate and record a prediction file for the open round (or a later one).
+
+        A file that breaks a rule raises the rule's ``SubmissionError`` and nothing is
+        stored. Once the round has closed, submissions are accepted as late: scored but not
+        staked and not in the meta model.
+        """
+        now = self.clock.now()
+        number = round_number
+        if number is None:
+            current = self.current_round()
+            if current is None:
+                raise RoundStateError("no round is open for submissions right now")
+            number = current.number
+        info = self.round(number)
+        if info.state == RoundState.RESOLVED.value:
+            raise RoundStateError(f"round {number} is resolved; it takes no more submissions")
+        self.model(model_id)
+        validated = load_and_validate(
+            data,
+            self.live_ids(number),
+            filename=filename,
+            max_bytes=self.config.max_upload_bytes,
+        )
+        storage_key = f"submissions/{number:05d}/{model_id}/{uuid.uuid4().hex}"
+        suffix = ".parquet" if data[:4] == b"PAR1" else ".csv"
+        self.store.put(storage_key + suffix, bytes(data))
+        self.store.put(storage_key + ".npy", _predictions_bytes(validated.predictions.to_numpy()))
+
+        def op(session: Session) -> SubmissionInfo:
+            row = self._round(session, number, lock=True)
+            if row.state == RoundState.RESOLVED.value:
+                raise RoundStateError(f"round {number} resolved while the file was checked")
+            late = row.state != RoundState.OPEN.value or now >= row.closes_at
+            session.execute(
+                update(Submission)
+                .where(Submission.round_id == row.id, Submission.model_id == model_id)
+                .values(selected=False)
+            )
+            sub = Submission(
+                model_id=model_id,
+                round_id=row.id,
+                created_at=now,
+                filename=filename[:255],
+                sha256=validated.sha256 or hashlib.sha256(data).hexdigest(),
+                storage_key=storage_key,
+                size_bytes=len(data),
+                rows=validated.rows,
+                unknown_ids=validated.unknown_ids,
+                state=SubmissionState.VALIDATED.value,
+                late=late,
+                selected=True,
+            )
+            session.add(sub)
+            session.flush()
+            return _submission_info(sub, number)
+
+        try:
+            return self._run(op)
+        except BaseException:
+            self.store.delete(storage_key + suffix)
+            self.store.delete(storage_key + ".npy")
+            raise
+
+    def submissions(
+        self, *, model_id: int | None = None, round_number: int | None = None
+    ) -> list[SubmissionInfo]:
+        def op(session: Session) -> list[SubmissionInfo]:
+            query = (
+                select(Submission, Round.number)
+                .join(Round, Round.id == Submission.round_id)
+                .order_by(Submission.id)
+            )
+            if model_id is not None:
+                query = query.where(Submission.model_id == model_id)
+            if round_number is not None:
+                query = query.where(Round.number == round_number)
+            return [_submission_info(sub, n) for sub, n in session.execute(query).all()]
+
+        return self._run(op)
+
+    def submission_file(self, submission_id: int) -> bytes:
+        """The file exactly as uploaded, checked against the hash recorded at upload."""
+        sub = self._run(lambda s: s.get(Submission, submission_id))
+        if sub is None or sub.storage_key is None:
+            raise NotFoundError(f"there is no submission {submission_id}")
+        for suffix in (".csv", ".parquet"):
+            key = sub.storage_key + suffix
+            if self.store.exists(key):
+                data = self.store.get(key)
+                if hashlib.sha256(data).hexdigest() != sub.sha256:
+                    raise ConflictError(
+                        f"submission {submission_id}'s stored file does not match the hash "
+                        "recorded at upload: it was altered",
+                        details={"sha256": sub.sha256},
+                    )
+                return data
+        raise NotFoundError(f"submission {submission_id}'s file is missing from storage")
+
+    # -- scores, payouts, leaderboard ---------------------------------------------------
+
+    def scores(
+        self, *, model_id: int | None = None, round_number: int | None = None
+    ) -> list[ScoreInfo]:
+        def op(session: Session) -> list[ScoreInfo]:
+            query = select(Score, Round.number).join(Round, Round.id == Score.round_id)
+            if model_id is not None:
+                query = query.where(Score.model_id == model_id)
+            if round_number is not None:
+                query = query.where(Round.number == round_number)
+            query = query.order_by(Round.number, Score.model_id)
+            return [
+                ScoreInfo(n, s.model_id, s.corr, s.mmc, s.fnc, s.bmc, s.final, s.scored_at)
+                for s, n in session.execute(query).all()
+            ]
+
+        return self._run(op)
+
+    def payouts(
+        self, *, model_id: int | None = None, round_number: int | None = None
+    ) -> list[PayoutInfo]:
+        def op(session: Session) -> list[PayoutInfo]:
+            query = select(Payout, Round.number).join(Round, Round.id == Payout.round_id)
+            if model_id is not None:
+                query = query.where(Payout.model_id == model_id)
+            if round_number is not None:
+                query = query.where(Round.number == round_number)
+            query = query.order_by(Round.number, Payout.model_id)
+            return [
+                PayoutInfo(n, p.model_id, p.stake_at_risk, p.amount)
+                for p, n in session.execute(query).all()
+            ]
+
+        return self._run(op)
+
+    def meta_model(self, number: int) -> pd.Series:
+        """A resolved round's meta model (published to participants after resolution)."""
+        info = self.round(number)
+        if info.meta_model_key is None:
+            raise NotFoundError(f"round {number} has no meta model (unresolved or unstaked)")
+        frame = pd.read_parquet(io.BytesIO(self.store.get(info.meta_model_key)))
+        return frame[META_MODEL_COLUMN]
+
+    def leaderboard(
+        self, *, by: str = "reputation", limit: int | None = None
+    ) -> list[LeaderboardRow]:
+        """Models ranked by reputation (mean final CORR over the reputation window) or stake."""
+        if by not in ("reputation", "stake"):
+            raise InvalidParameterError("rank the leaderboard by 'reputation' or 'stake'")
+        since = self.clock.now() - self.config.reputation_window
+
+        def op(session: Session) -> list[LeaderboardRow]:
+            models = session.execute(
+                select(Model.id, Model.name, Account.username).join(
+                    Account, Account.id == Model.account_id
+                )
+            ).all()
+            stats = {
+                model_id: (mean, count)
+                for model_id, mean, count in session.execute(
+                    select(Score.model_id, func.avg(Score.corr), func.count())
+                    .join(Round, Round.id == Score.round_id)
+                    .where(Score.final, Round.resolved_at >= since, Score.corr.is_not(None))
+                    .group_by(Score.model_id)
+                ).all()
+            }
+            stakes = self._ledger(session).balances([stake(m) for m, _, _ in models])
+            rows = []
+            for model_id, name, username in models:
+                mean, count = stats.get(model_id, (None, 0))
+                rows.append(
+                    (
+                        model_id,
+                        name,
+                        username,
+                        stakes[stake(model_id)],
+                        None if mean is None else float(mean),
+                        int(count),
+                    )
+                )
+            if by == "stake":
+                rows.sort(key=lambda r: (-r[3], r[1]))
+            else:
+                rows.sort(key=lambda r: (r[4] is None, -(r[4] or 0.0), r[1]))
+            chosen = rows if limit is None else rows[:limit]
+            return [
+                LeaderboardRow(i + 1, m, n, u, s, rep, c)
+                for i, (m, n, u, s, rep, c) in enumerate(chosen)
+            ]
+
+        return self._run(op)
+
+
+def _cell(scores: pd.DataFrame, model_id: int, column: str) -> float | None:
+    """One score as a float, or None when it is missing or not finite."""
+    v = float(np.asarray(scores[column].loc[model_id], dtype=np.float64))
+    return v if np.isfinite(v) else None
+
+
+def _entry_id(ledger: SqlLedger, key: str) -> int | None:
+    entry = ledger.entry_for_key(key)
+    return None if entry is None else entry.id
+
+
+def _burn_pending(session: Session, model_id: int, amount: int) -> None:
+    """Take a burn out of the model's pending releases, oldest first."""
+    left = amount
+    for release in session.scalars(
+        select(PendingRelease)
+        .where(PendingRelease.model_id == model_id, PendingRelease.released_at.is_(None))
+        .order_by(PendingRelease.id)
+    ):
+        take = min(left, release.remaining)
+        release.remaining -= take
+        left -= take
+        if left == 0:
+            break
+
+
+def _write_scores(
+    session: Session,
+    row: Round,
+    scores: pd.DataFrame,
+    subs: dict[int, Submission],
+    *,
+    final: bool,
+    now: datetime,
+) -> None:
+    """Replace the round's score rows (provisional ones are superseded by final ones)."""
+    session.execute(delete(Score).where(Score.round_id == row.id))
+    if scores.empty:
+        return
+
+    def value(model_id: int, column: str) -> float | None:
+        if column not in scores.columns:
+            return None
+        return _cell(scores, model_id, column)
+
+    session.execute(
+        insert(Score),
+        [
+            {
+                "round_id": row.id,
+                "model_id": int(model_id),
+                "submission_id": subs[int(model_id)].id,
+                "corr": value(model_id, "corr"),
+                "mmc": value(model_id, "mmc"),
+                "fnc": value(model_id, "fnc"),
+                "bmc": value(model_id, "bmc"),
+                "final": final,
+                "scored_at": now,
+            }
+            for model_id in scores.index
+        ],
+    )
