@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from numerai_tools.scoring import correlation_contribution, numerai_corr
+from tests.tournament.conftest import predictions_csv, predictions_parquet, skilled
 
-from crowdalpha.ledger import BURNED, REWARD_POOL, TREASURY, nmr, pending, stake, wallet
+from crowdalpha.ledger import BURNED, REWARD_POOL, TREASURY, nmr
 from crowdalpha.payouts import PayoutRules, payout, payout_factor
 from crowdalpha.tournament import ManualClock, SyntheticRoundData, Tournament
-from tests.tournament.conftest import predictions_csv, predictions_parquet, skilled
 
 WEEK = timedelta(days=7)
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from tests.tournament.conftest import predictions_csv, skilled
 
 from crowdalpha.errors import (
     ConflictError,
@@ -22,7 +23,6 @@ from crowdalpha.errors import (
 from crowdalpha.ledger import nmr
 from crowdalpha.tournament import ManualClock, SyntheticRoundData, Tournament
 from crowdalpha.tournament import service as service_module
-from tests.tournament.conftest import predictions_csv, skilled
 
 WEEK = timedelta(days=7)
 

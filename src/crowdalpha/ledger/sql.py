@@ -33,6 +33,9 @@ from crowdalpha.ledger.models import LedgerBalance, LedgerEntry, LedgerPosting
 
 __all__ = ["SqlLedger", "entry_fingerprint"]
 
+# Rows per statement: well under SQLite's 32,766 bound parameters.
+_CHUNK = 1000
+
 
 def entry_fingerprint(kind: str, postings: Sequence[Posting], memo: str) -> str:
     """A digest of what an entry does, to tell an idempotent retry from a key reuse."""
@@ -127,8 +130,8 @@ class SqlLedger(LedgerOperations):
         for name in names:
             kind_of(name)
         found: dict[str, int] = {}
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start : start + _CHUNK]
             rows = self.session.execute(
                 select(LedgerBalance.account, LedgerBalance.balance).where(
                     LedgerBalance.account.in_(chunk)
@@ -171,19 +174,23 @@ class SqlLedger(LedgerOperations):
         """Balance rows of ``accounts``, created if missing, locked in name order."""
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        self.session.execute(
-            insert(LedgerBalance)
-            .values([{"account": a, "balance": 0, "postings": 0} for a in accounts])
-            .on_conflict_do_nothing(index_elements=["account"])
-        )
-        rows = self.session.scalars(
-            select(LedgerBalance)
-            .where(LedgerBalance.account.in_(accounts))
-            .order_by(LedgerBalance.account)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return {row.account: row for row in rows}
+        rows: dict[str, LedgerBalance] = {}
+        for start in range(0, len(accounts), _CHUNK):
+            chunk = accounts[start : start + _CHUNK]
+            self.session.execute(
+                insert(LedgerBalance)
+                .values([{"account": a, "balance": 0, "postings": 0} for a in chunk])
+                .on_conflict_do_nothing(index_elements=["account"])
+            )
+            found = self.session.scalars(
+                select(LedgerBalance)
+                .where(LedgerBalance.account.in_(chunk))
+                .order_by(LedgerBalance.account)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            rows.update((row.account, row) for row in found)
+        return rows
 
 
 def _validate(legs: list[Posting]) -> None:
