@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from crowdalpha import __version__
+from crowdalpha.cli.admin import db_app, ledger_app
 from crowdalpha.cli.data import data_app
 from crowdalpha.errors import CrowdAlphaError
 
@@ -22,6 +23,8 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 app.add_typer(data_app, name="data")
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
 
 
 @app.command()

@@ -15,7 +15,7 @@ from crowdalpha.db.engine import (
     transact,
     unit_of_work,
 )
-from crowdalpha.db.migrate import current_revision, head_revision, upgrade
+from crowdalpha.db.migrate import current_revision, head_revision, require_current, upgrade
 from crowdalpha.db.types import Amount, UtcDateTime
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "head_revision",
     "is_postgresql",
     "is_sqlite",
+    "require_current",
     "session_factory",
     "transact",
     "unit_of_work",

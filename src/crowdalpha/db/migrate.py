@@ -15,7 +15,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+from crowdalpha.errors import ConflictError
+
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "require_current",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -47,3 +55,14 @@ def head_revision() -> str:
     if head is None:  # pragma: no cover - the package always ships a migration
         raise RuntimeError("no migrations are shipped")
     return head
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that is not at the newest schema."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        state = "is empty" if current is None else f"is at revision {current}, not {head}"
+        raise ConflictError(
+            f"the database {engine.url!r} {state}; run `crowdalpha db upgrade` first",
+            details={"current": current, "head": head},
+        )

@@ -83,7 +83,8 @@ def check_ledger(session: Session) -> LedgerCheckReport:
         row.account: (row.balance, row.postings)
         for row in session.scalars(select(LedgerBalance).execution_options(yield_per=10_000))
     }
-    for account in sorted(set(sums) | set(stored)):
+    accounts = set(sums) | set(stored)
+    for account in sorted(accounts):
         balance, count = stored.get(account, (0, 0))
         if balance != sums[account] or count != counts[account]:
             problem(
@@ -101,7 +102,8 @@ def check_ledger(session: Session) -> LedgerCheckReport:
         elif kind not in (AccountKind.EXTERNAL,) and sums[account] < 0:
             problem(f"{account} is negative ({sums[account]})")
 
-    minted, burned, net_deposits = -sums[MINTED], sums[BURNED], -sums[EXTERNAL]
+    minted, burned = -sums.get(MINTED, 0), sums.get(BURNED, 0)
+    net_deposits = -sums.get(EXTERNAL, 0)
     circulating = sum(v for a, v in sums.items() if a not in (MINTED, BURNED, EXTERNAL))
     if circulating != minted - burned + net_deposits:
         problem(
@@ -113,7 +115,7 @@ def check_ledger(session: Session) -> LedgerCheckReport:
     return LedgerCheckReport(
         entries=entries,
         postings=postings,
-        accounts=len(set(sums) | set(stored)),
+        accounts=len(accounts),
         supply=Supply(minted, burned, net_deposits, circulating),
         problems=problems,
     )
