@@ -239,3 +239,22 @@ def test_simultaneous_stake_increases_never_spend_the_same_nmr(tournament: Tourn
     assert sum(t.stake_info(m).stake for m in models) == nmr(9)
     assert t.wallet_balance(acct.id) == nmr(1)
     assert t.check_ledger().ok
+
+
+def test_an_unreadable_submission_fails_visibly_and_the_round_still_resolves(
+    tournament: Tournament, clock: ManualClock, data: SyntheticRoundData
+) -> None:
+    t = tournament
+    models = _staked_round(t, clock, data)
+    broken = t.submissions(model_id=models[2])[0]
+    npy = next(k for k in t.store.keys(f"submissions/00001/{models[2]}/") if k.endswith(".npy"))
+    t.store.put(npy, b"not numpy at all")
+    t.tick()
+    assert t.round(1).state == "resolved"
+    failed = t.submissions(model_id=models[2])[0]
+    assert failed.id == broken.id and failed.state == "failed"
+    assert failed.error_code == "submission_unreadable" and failed.error_message
+    assert {p.model_id for p in t.payouts(round_number=1)} == {models[0], models[1]}
+    assert t.stake_info(models[2]).stake == nmr(100)
+    assert [s.state for s in t.submissions(model_id=models[0])] == ["resolved"]
+    assert t.check_ledger().ok

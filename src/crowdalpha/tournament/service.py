@@ -761,7 +761,18 @@ class Tournament:
         for model_id, sub in sorted(subs.items()):
             if sub.storage_key is None:
                 continue
-            columns[model_id] = _predictions_from(self.store.get(sub.storage_key + ".npy"))
+            try:
+                values = _predictions_from(self.store.get(sub.storage_key + ".npy"))
+                if values.shape != (len(ids),):
+                    raise ValueError(f"{values.shape[0]} predictions for {len(ids)} live ids")
+            except (NotFoundError, ValueError, OSError) as exc:
+                # Visible, never silent: the submission fails with its reason and is left
+                # out of scoring (its stake is neither paid nor burned for it).
+                sub.state = SubmissionState.FAILED.value
+                sub.error_code = "submission_unreadable"
+                sub.error_message = f"the stored predictions could not be read: {exc}"
+                continue
+            columns[model_id] = values
         # Scoring wants ids in order (as numerai-tools does); sort once here.
         frame = pd.DataFrame(columns, index=ids).sort_index()
         return frame, subs
@@ -866,11 +877,11 @@ class Tournament:
         factor = payout_factor(rules.threshold, row.total_at_risk or 0)
         row.payout_factor = str(factor.normalize())
         amounts: dict[int, int] = {}
+        table = _records(scores)
         for model_id, risk in sorted(at_risk.items()):
-            if risk <= 0 or model_id not in scores.index:
+            if risk <= 0 or model_id not in table:
                 continue
-            corr = _cell(scores, model_id, "corr")
-            mmc = _cell(scores, model_id, "mmc") if "mmc" in scores.columns else None
+            corr, mmc = table[model_id]["corr"], table[model_id]["mmc"]
             if corr is None:
                 continue
             amounts[model_id] = payout(risk, corr, mmc, factor=factor, rules=rules)
@@ -933,8 +944,7 @@ class Tournament:
                 if amounts.get(m, 0) < 0
                 else None,
             }
-            for m in sorted(at_risk)
-            if at_risk[m] > 0
+            for m in sorted(amounts)  # staked and scored
         ]
         if payout_rows:
             session.execute(insert(Payout), payout_rows)
@@ -1182,10 +1192,22 @@ class Tournament:
         return self._run(op)
 
 
-def _cell(scores: pd.DataFrame, model_id: int, column: str) -> float | None:
-    """One score as a float, or None when it is missing or not finite."""
-    v = float(np.asarray(scores[column].loc[model_id], dtype=np.float64))
-    return v if np.isfinite(v) else None
+_METRICS = ("corr", "mmc", "fnc", "bmc")
+
+
+def _records(scores: pd.DataFrame) -> dict[int, dict[str, float | None]]:
+    """Scores per model id: each metric as a float, or None when missing or not finite."""
+    columns = {
+        metric: scores[metric].to_numpy(dtype=np.float64) if metric in scores.columns else None
+        for metric in _METRICS
+    }
+    out: dict[int, dict[str, float | None]] = {}
+    for i, model_id in enumerate(scores.index):
+        out[int(model_id)] = {
+            metric: float(values[i]) if values is not None and np.isfinite(values[i]) else None
+            for metric, values in columns.items()
+        }
+    return out
 
 
 def _entry_id(ledger: SqlLedger, key: str) -> int | None:
@@ -1222,25 +1244,17 @@ def _write_scores(
     if scores.empty:
         return
 
-    def value(model_id: int, column: str) -> float | None:
-        if column not in scores.columns:
-            return None
-        return _cell(scores, model_id, column)
-
     session.execute(
         insert(Score),
         [
             {
                 "round_id": row.id,
-                "model_id": int(model_id),
-                "submission_id": subs[int(model_id)].id,
-                "corr": value(model_id, "corr"),
-                "mmc": value(model_id, "mmc"),
-                "fnc": value(model_id, "fnc"),
-                "bmc": value(model_id, "bmc"),
+                "model_id": model_id,
+                "submission_id": subs[model_id].id,
+                **metrics,
                 "final": final,
                 "scored_at": now,
             }
-            for model_id in scores.index
+            for model_id, metrics in _records(scores).items()
         ],
     )
