@@ -1191,6 +1191,19 @@ class Tournament:
 
         return self._run(op)
 
+    def account_reputation(self, account_id: int) -> float | None:
+        """The stake-weighted average of the account's models' reputations (a plain mean
+        when nothing is staked); None before any of its models has a final score."""
+        self.account(account_id)
+        mine = {m.id for m in self.models(account_id)}
+        rated = [r for r in self.leaderboard() if r.model_id in mine and r.reputation is not None]
+        if not rated:
+            return None
+        total = sum(r.stake for r in rated)
+        if total == 0:
+            return sum(r.reputation or 0.0 for r in rated) / len(rated)
+        return sum((r.reputation or 0.0) * r.stake for r in rated) / total
+
 
 _METRICS = ("corr", "mmc", "fnc", "bmc")
 
