@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -100,30 +100,51 @@ class SqlLedger(LedgerOperations):
                 return _to_entry(existing)
 
         net: dict[str, int] = defaultdict(int)
-        for leg in legs:
-            net[leg.account] += leg.amount
-        rows = self._lock(sorted(net))
-        for account in sorted(net):
-            row = rows[account]
-            new = row.balance + net[account]
-            _check_rule(account, row.balance, new, net[account], self.mint_cap)
-        entry = LedgerEntry(
-            kind=kind,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            memo=memo,
-            created_at=self._now(),
-        )
-        entry.postings = [LedgerPosting(account=p.account, amount=p.amount) for p in legs]
-        self.session.add(entry)
         counts: dict[str, int] = defaultdict(int)
         for leg in legs:
+            net[leg.account] += leg.amount
             counts[leg.account] += 1
-        for account, delta in net.items():
-            rows[account].balance += delta
-            rows[account].postings += counts[account]
-        self.session.flush()
-        return _to_entry(entry)
+        held = self._lock(sorted(net))
+        for account in sorted(net):
+            old, _ = held[account]
+            _check_rule(account, old, old + net[account], net[account], self.mint_cap)
+        # Core statements, not ORM objects: an entry of a round's resolution carries one
+        # posting per staked model (tens of thousands), written with executemany.
+        created = self._now()
+        entry_id = self.session.execute(
+            insert(LedgerEntry)
+            .values(
+                kind=kind,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                memo=memo,
+                created_at=created,
+            )
+            .returning(LedgerEntry.id)
+        ).scalar_one()
+        self.session.execute(
+            insert(LedgerPosting),
+            [{"entry_id": entry_id, "account": p.account, "amount": p.amount} for p in legs],
+        )
+        self.session.execute(
+            update(LedgerBalance),
+            [
+                {
+                    "account": account,
+                    "balance": held[account][0] + delta,
+                    "postings": held[account][1] + counts[account],
+                }
+                for account, delta in net.items()
+            ],
+        )
+        return Entry(
+            id=entry_id,
+            kind=kind,
+            postings=tuple(legs),
+            created_at=created,
+            idempotency_key=key,
+            memo=memo,
+        )
 
     def balances(self, accounts: Iterable[str]) -> dict[str, int]:
         names = list(dict.fromkeys(accounts))
@@ -170,28 +191,26 @@ class SqlLedger(LedgerOperations):
 
     # -- internals ----------------------------------------------------------------------
 
-    def _lock(self, accounts: list[str]) -> dict[str, LedgerBalance]:
-        """Balance rows of ``accounts``, created if missing, locked in name order."""
+    def _lock(self, accounts: list[str]) -> dict[str, tuple[int, int]]:
+        """(balance, postings) of ``accounts``, rows created if missing, locked in name order."""
         dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        rows: dict[str, LedgerBalance] = {}
+        upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+        held: dict[str, tuple[int, int]] = {}
         for start in range(0, len(accounts), _CHUNK):
             chunk = accounts[start : start + _CHUNK]
             self.session.execute(
-                insert(LedgerBalance)
+                upsert(LedgerBalance)
                 .values([{"account": a, "balance": 0, "postings": 0} for a in chunk])
                 .on_conflict_do_nothing(index_elements=["account"])
             )
-            found = self.session.scalars(
-                select(LedgerBalance)
+            rows = self.session.execute(
+                select(LedgerBalance.account, LedgerBalance.balance, LedgerBalance.postings)
                 .where(LedgerBalance.account.in_(chunk))
                 .order_by(LedgerBalance.account)
                 .with_for_update()
-                .execution_options(populate_existing=True)
             )
-            rows.update((row.account, row) for row in found)
-        return rows
-
+            held.update((account, (balance, count)) for account, balance, count in rows)
+        return held
 
 def _validate(legs: list[Posting]) -> None:
     if not legs:
