@@ -8,6 +8,8 @@ summaries of per-era scores. The numpy kernels underneath live in
 
 from crowdalpha.scoring.metrics import (
     DEFAULT_MAX_FILTERED_INDEX_RATIO,
+    META_MODEL_NAME,
+    RoundScores,
     correlation_contribution,
     correlation_contribution_by_era,
     feature_neutral_corr,
@@ -20,6 +22,7 @@ from crowdalpha.scoring.metrics import (
     numerai_corr_by_era,
     orthogonalize,
     score_by_era,
+    score_round,
     score_submissions,
     stake_weight,
     tie_kept_rank,
@@ -28,7 +31,9 @@ from crowdalpha.scoring.summary import SUMMARY_STATS, summarize
 
 __all__ = [
     "DEFAULT_MAX_FILTERED_INDEX_RATIO",
+    "META_MODEL_NAME",
     "SUMMARY_STATS",
+    "RoundScores",
     "correlation_contribution",
     "correlation_contribution_by_era",
     "feature_neutral_corr",
@@ -41,6 +46,7 @@ __all__ = [
     "numerai_corr_by_era",
     "orthogonalize",
     "score_by_era",
+    "score_round",
     "score_submissions",
     "stake_weight",
     "summarize",

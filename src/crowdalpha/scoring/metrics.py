@@ -599,26 +599,123 @@ def score_submissions(
     *,
     meta_model: pd.Series | None = None,
     features: pd.DataFrame | None = None,
+    benchmark_meta_model: pd.Series | None = None,
     max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
 ) -> pd.DataFrame:
-    """Resolve a round: CORR, and MMC and FNC when given what they need, of every column.
+    """Resolve a round: CORR, and MMC, FNC and BMC when given what they need, of every column.
 
     Returns one row per prediction column, with columns ``corr``, ``mmc`` (when
-    ``meta_model`` is given) and ``fnc`` (when ``features`` are given). Each equals what
-    :func:`numerai_corr`, :func:`correlation_contribution` and :func:`feature_neutral_corr`
-    return for the same inputs; the ranking they share is done once when their rows coincide
-    (the usual case: every live id predicted, every target known).
+    ``meta_model`` is given), ``fnc`` (when ``features`` are given) and ``bmc`` (when
+    ``benchmark_meta_model`` is given). Each equals what :func:`numerai_corr`,
+    :func:`correlation_contribution` and :func:`feature_neutral_corr` return for the same
+    inputs; the ranking they share is done once when their rows coincide (the usual case:
+    every live id predicted, every target known).
     """
     preds = _as_frame(predictions, "predictions")
-    tgt = _as_series(targets, "targets")
+    return _score_columns(
+        preds,
+        _as_series(targets, "targets"),
+        meta_model=meta_model,
+        features=features,
+        benchmark=benchmark_meta_model,
+        ratio=_check_ratio(max_filtered_index_ratio),
+    )
+
+
+@dataclass(frozen=True)
+class RoundScores:
+    """What :func:`score_round` computes: per-column scores and the meta model it built."""
+
+    scores: pd.DataFrame
+    meta_model: pd.Series | None
+
+
+META_MODEL_NAME = "numerai_meta_model"
+
+
+def score_round(
+    predictions: pd.DataFrame,
+    targets: pd.Series,
+    *,
+    stakes: pd.Series | None = None,
+    features: pd.DataFrame | None = None,
+    benchmark_meta_model: pd.Series | None = None,
+    max_filtered_index_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO,
+) -> RoundScores:
+    """Resolve a round from its submissions and stakes, ranking every column once.
+
+    The meta model is the stake-weighted average of the staked columns' Gaussianized
+    tie-kept ranks, itself tie-kept ranked — ``tie_kept_rank(stake_weight(gaussian(
+    tie_kept_rank(P)), stakes))`` over every prediction row — and MMC is each column's
+    contribution to it; CORR, FNC and BMC are as in :func:`score_submissions`. The ranks
+    the meta model needs are the ones CORR and MMC need, so they are computed once.
+    ``stakes`` (any positive numbers: only their ratios matter) name prediction columns;
+    columns with a zero stake, or missing from ``stakes``, are scored but not in the meta
+    model. Predictions must be complete (no NaN) when stakes are given.
+    """
+    preds = _as_frame(predictions, "predictions")
     ratio = _check_ratio(max_filtered_index_ratio)
+    meta: pd.Series | None = None
+    rc_all: kernels.RankCodes | None = None
+    if stakes is not None:
+        st = _as_series(stakes, "stakes")
+        missing = st.index.difference(preds.columns)
+        if len(missing):
+            raise IndexMismatchError(
+                f"stakes name models that have no predictions column: {missing[:5].tolist()}",
+                details={"missing": [str(m) for m in missing[:20]]},
+            )
+        weights = _float_values(st, "stakes")
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise InvalidParameterError("stakes must be finite and not negative")
+        positive = weights > 0
+        if positive.any():
+            p_all, p_ids = _rows_ids(preds, "predictions")
+            if not p_ids.valid.all():
+                raise MissingValuesError(
+                    "the meta model needs every staked prediction; some rows hold NaN"
+                )
+            rc_all = kernels.rank_codes(p_all, Segments.single(len(preds)))
+            columns = preds.columns.get_indexer(st.index[positive])
+            w = weights[positive] / weights[positive].sum()
+            combined = pd.Series(w @ rc_all.gaussian[columns])
+            ranked = (combined.rank(method="average") - 0.5) / combined.count()
+            meta = pd.Series(ranked.to_numpy(), index=preds.index, name=META_MODEL_NAME)
+    scores = _score_columns(
+        preds,
+        _as_series(targets, "targets"),
+        meta_model=meta,
+        features=features,
+        benchmark=benchmark_meta_model,
+        ratio=ratio,
+        rc_all=rc_all,
+    )
+    return RoundScores(scores=scores, meta_model=meta)
+
+
+def _score_columns(
+    preds: pd.DataFrame,
+    tgt: pd.Series,
+    *,
+    meta_model: pd.Series | None,
+    features: pd.DataFrame | None,
+    benchmark: pd.Series | None,
+    ratio: float,
+    rc_all: kernels.RankCodes | None = None,
+) -> pd.DataFrame:
+    """The shared body of :func:`score_submissions` and :func:`score_round`.
+
+    ``rc_all``: rank codes of every prediction row, in the frame's order, when the caller
+    already has them; used when the scored rows are all the rows.
+    """
     p_all, p_ids = _rows_ids(preds, "predictions")
     t_all, t_ids = _values_ids(tgt, "targets")
     t_centred = t_all - t_all[t_ids.valid].mean() if t_ids.valid.any() else t_all
     ids = _overlap(t_ids, p_ids, ratio).index
     p = _take(p_all, preds.index, ids)
     seg = Segments.single(len(ids))
-    rc = kernels.rank_codes(p, seg)
+    every_row = ids.equals(preds.index)
+    rc = rc_all if rc_all is not None and every_row else kernels.rank_codes(p, seg)
     columns = list(preds.columns)
     out = {
         "corr": _corr_core(
@@ -632,12 +729,17 @@ def score_submissions(
         )[:, 0]
     }
     g = rc.gaussian
-    if meta_model is not None:
-        meta = _as_series(meta_model, "meta_model")
-        m_all, m_ids = _values_ids(meta, "meta_model")
+    for name, label, given in (
+        ("mmc", "meta_model", meta_model),
+        ("bmc", "benchmark_meta_model", benchmark),
+    ):
+        if given is None:
+            continue
+        meta = _as_series(given, label)
+        m_all, m_ids = _values_ids(meta, label)
         mmc_ids = _mmc_ids(p_ids, m_ids, t_ids, ratio)
         shared = mmc_ids.equals(ids)
-        out["mmc"] = _mmc_core(
+        out[name] = _mmc_core(
             p if shared else _take(p_all, preds.index, mmc_ids),
             _take(m_all, meta.index, mmc_ids),
             _take(t_all, tgt.index, mmc_ids),
@@ -647,9 +749,9 @@ def score_submissions(
         )[:, 0]
     if features is not None:
         feats = _as_frame(features, "features")
-        shared = ids.equals(preds.index)
-        out["fnc"] = _fnc(preds, feats, tgt, ratio, None, g=g if shared else None)
-    return pd.DataFrame(out, index=preds.columns)
+        out["fnc"] = _fnc(preds, feats, tgt, ratio, None, g=g if every_row else None)
+    order = [c for c in ("corr", "mmc", "fnc", "bmc") if c in out]
+    return pd.DataFrame({c: out[c] for c in order}, index=preds.columns)
 
 
 def max_feature_correlation(

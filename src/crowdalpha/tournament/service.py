@@ -50,8 +50,7 @@ from crowdalpha.ledger import (
 )
 from crowdalpha.metamodel import META_MODEL_COLUMN, build_meta_model
 from crowdalpha.payouts import PayoutRules, payout, payout_factor
-from crowdalpha.scoring import correlation_contribution, gaussian, score_submissions
-from crowdalpha.scoring import tie_kept_rank as _rank
+from crowdalpha.scoring import score_round
 from crowdalpha.storage import FileStore
 from crowdalpha.submissions import load_and_validate
 from crowdalpha.tournament.clock import Clock, SystemClock
@@ -785,27 +784,25 @@ class Tournament:
             rs.model_id: rs.stake_at_risk
             for rs in session.scalars(select(RoundStake).where(RoundStake.round_id == row.id))
         }
-        staked = [m for m, v in at_risk.items() if v > 0 and m in preds.columns]
-        meta = (
-            build_meta_model(preds[staked], pd.Series({m: at_risk[m] for m in staked}))
-            if staked
-            else None
-        )
         if preds.empty:
-            return pd.DataFrame(), meta, subs, at_risk
-        targets = outcome.targets.reindex(preds.index)
-        scores = score_submissions(
+            return pd.DataFrame(), None, subs, at_risk
+        benchmark = None
+        if outcome.benchmarks is not None and not outcome.benchmarks.empty:
+            bench = outcome.benchmarks.reindex(preds.index)
+            # BMC: the contribution to the benchmark models' equal-weight meta model
+            benchmark = build_meta_model(bench, pd.Series(1, index=bench.columns))
+        result = score_round(
             preds,
-            targets,
-            meta_model=meta,
+            outcome.targets.reindex(preds.index),
+            stakes=pd.Series(
+                [at_risk.get(int(m), 0) for m in preds.columns], index=preds.columns, dtype=float
+            ),
             features=outcome.features.reindex(preds.index)
             if outcome.features is not None
             else None,
+            benchmark_meta_model=benchmark,
         )
-        if outcome.benchmarks is not None and not outcome.benchmarks.empty:
-            ranked = gaussian(_rank(outcome.benchmarks.reindex(preds.index)))
-            bench = pd.DataFrame(ranked).mean(axis=1)
-            scores["bmc"] = correlation_contribution(preds, bench, targets)
+        scores, meta = result.scores, result.meta_model
         return scores, meta, subs, at_risk
 
     def _score_provisional(self, number: int, outcome: Outcome, now: datetime) -> None:
