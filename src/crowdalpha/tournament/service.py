@@ -756,12 +756,13 @@ class Tournament:
             )
         }
         ids = pd.Index(json.loads(self.store.get(row.live_ids_key)), name="id")
-        columns = {}
+        matrix = np.empty((len(ids), len(subs)), dtype=np.float64)
+        loaded: list[int] = []
         for model_id, sub in sorted(subs.items()):
             if sub.storage_key is None:
                 continue
             try:
-                values = _predictions_from(self.store.get(sub.storage_key + ".npy"))
+                values = self._read_predictions(sub.storage_key + ".npy")
                 if values.shape != (len(ids),):
                     raise ValueError(f"{values.shape[0]} predictions for {len(ids)} live ids")
             except (NotFoundError, ValueError, OSError) as exc:
@@ -771,10 +772,22 @@ class Tournament:
                 sub.error_code = "submission_unreadable"
                 sub.error_message = f"the stored predictions could not be read: {exc}"
                 continue
-            columns[model_id] = values
+            matrix[:, len(loaded)] = values
+            loaded.append(model_id)
+        frame = pd.DataFrame(matrix[:, : len(loaded)], index=ids, columns=loaded, copy=False)
         # Scoring wants ids in order (as numerai-tools does); sort once here.
-        frame = pd.DataFrame(columns, index=ids).sort_index()
+        if not frame.index.is_monotonic_increasing:
+            frame = frame.sort_index()
         return frame, subs
+
+    def _read_predictions(self, key: str) -> np.ndarray:
+        path = self.store.local_path(key)
+        if path is None:
+            return _predictions_from(self.store.get(key))
+        if not path.is_file():
+            raise NotFoundError(f"no stored file {key!r}")
+        array: np.ndarray = np.load(path, allow_pickle=False)
+        return array
 
     def _scores(
         self, session: Session, row: Round, outcome: Outcome
