@@ -9,6 +9,7 @@ from crowdalpha.tournament.clock import Clock, ManualClock, SystemClock
 from crowdalpha.tournament.config import Schedule, TournamentConfig
 from crowdalpha.tournament.data import Outcome, PublishedDataset, RoundData, SyntheticRoundData
 from crowdalpha.tournament.models import RoundState, SubmissionState
+from crowdalpha.tournament.pipeline import PipelineRoundData
 from crowdalpha.tournament.service import Tournament
 from crowdalpha.tournament.views import (
     AccountInfo,
@@ -33,6 +34,7 @@ __all__ = [
     "Outcome",
     "PayoutInfo",
     "PendingReleaseInfo",
+    "PipelineRoundData",
     "PublishedDataset",
     "ResolutionReport",
     "RoundData",
