@@ -212,6 +212,7 @@ class SqlLedger(LedgerOperations):
             held.update((account, (balance, count)) for account, balance, count in rows)
         return held
 
+
 def _validate(legs: list[Posting]) -> None:
     if not legs:
         raise UnbalancedEntryError("an entry needs at least two postings; got none")
