@@ -258,3 +258,51 @@ def test_an_unreadable_submission_fails_visibly_and_the_round_still_resolves(
     assert t.stake_info(models[2]).stake == nmr(100)
     assert [s.state for s in t.submissions(model_id=models[0])] == ["resolved"]
     assert t.check_ledger().ok
+
+
+def test_a_retried_upload_with_a_key_is_recorded_once(
+    tournament: Tournament, clock: ManualClock, data: SyntheticRoundData
+) -> None:
+    t = tournament
+    acct = t.create_account("liam", "liam@example.org")
+    model = t.create_model(acct.id, "liam_1")
+    clock.advance(timedelta(hours=1))
+    t.tick()
+    payload = predictions_csv(t.live_ids(1), skilled(data, 1, 1.0, 0))
+    first = t.submit(model.id, payload, key="upload-1")
+    again = t.submit(model.id, payload, key="upload-1")
+    assert again == first and len(t.submissions(model_id=model.id)) == 1
+    assert len([k for k in t.store.keys("submissions") if k.endswith(".npy")]) == 1
+    other = predictions_csv(t.live_ids(1), skilled(data, 1, 2.0, 1))
+    with pytest.raises(IdempotencyKeyReusedError):
+        t.submit(model.id, other, key="upload-1")
+    assert len(t.submissions(model_id=model.id)) == 1
+
+
+def test_payouts_are_scaled_down_when_the_mint_cap_is_reached(
+    make_tournament, clock: ManualClock, data: SyntheticRoundData
+) -> None:  # type: ignore[no-untyped-def]
+    from crowdalpha.tournament import TournamentConfig
+
+    cap = nmr(1_000) + nmr(3)
+    t: Tournament = make_tournament(TournamentConfig(mint_cap=cap))
+    t.mint(nmr(1_000))
+    acct = t.create_account("mia", "mia@example.org")
+    t.grant(acct.id, nmr(1_000))
+    models = [t.create_model(acct.id, f"mia_{i}").id for i in range(2)]
+    clock.advance(timedelta(hours=1))
+    t.tick()
+    ids = t.live_ids(1)
+    for i, m in enumerate(models):
+        t.increase_stake(m, nmr(200))
+        t.submit(m, predictions_csv(ids, skilled(data, 1, 0.1, i)))
+    clock.advance(WEEK)
+    t.tick()
+    clock.set(t.round(1).closes_at + timedelta(days=28))
+    resolution = t.tick().resolved[0]
+    # each model earns the 5 % clip, 10 NMR, 20 in all; only 3 NMR may still be minted
+    assert resolution.minted == nmr(3)
+    paid = [p.amount for p in t.payouts(round_number=1)]
+    assert paid == [nmr(3) // 2, nmr(3) // 2]
+    assert t.supply().minted == cap
+    assert t.check_ledger().ok

@@ -1009,14 +1009,22 @@ class Tournament:
         *,
         filename: str = "predictions.csv",
         round_number: int | None = None,
+        key: str | None = None,
     ) -> SubmissionInfo:
         """Validate and record a prediction file for the open round (or a later one).
 
         A file that breaks a rule raises the rule's ``SubmissionError`` and nothing is
         stored. Once the round has closed, submissions are accepted as late: scored but not
-        staked and not in the meta model.
+        staked and not in the meta model. With ``key``, a retried upload returns the
+        submission the first attempt recorded instead of recording it twice.
         """
         now = self.clock.now()
+        digest = hashlib.sha256(data).hexdigest()
+        fingerprint = _fingerprint(model_id, round_number, digest)
+        if key is not None:
+            earlier = self._submission_for_key(key, fingerprint)
+            if earlier is not None:
+                return earlier
         number = round_number
         if number is None:
             current = self.current_round()
@@ -1040,6 +1048,15 @@ class Tournament:
 
         def op(session: Session) -> SubmissionInfo:
             row = self._round(session, number, lock=True)
+            result = self._once(
+                session, key, "submit", fingerprint, lambda: {"submission": record(session, row).id}
+            )
+            sub = session.get(Submission, result["submission"])
+            if sub is None:  # pragma: no cover - the record and the row commit together
+                raise NotFoundError("the submission recorded under this key is gone")
+            return _submission_info(sub, number)
+
+        def record(session: Session, row: Round) -> Submission:
             if row.state == RoundState.RESOLVED.value:
                 raise RoundStateError(f"round {number} resolved while the file was checked")
             late = row.state != RoundState.OPEN.value or now >= row.closes_at
@@ -1053,7 +1070,7 @@ class Tournament:
                 round_id=row.id,
                 created_at=now,
                 filename=filename[:255],
-                sha256=validated.sha256 or hashlib.sha256(data).hexdigest(),
+                sha256=validated.sha256 or digest,
                 storage_key=storage_key,
                 size_bytes=len(data),
                 rows=validated.rows,
@@ -1064,14 +1081,40 @@ class Tournament:
             )
             session.add(sub)
             session.flush()
-            return _submission_info(sub, number)
+            return sub
 
         try:
-            return self._run(op)
+            recorded = self._run(op)
         except BaseException:
             self.store.delete(storage_key + suffix)
             self.store.delete(storage_key + ".npy")
             raise
+        stored = self._run(lambda s: s.get(Submission, recorded.id))
+        if stored is not None and stored.storage_key != storage_key:
+            # a concurrent retry under the same key recorded its own copy first
+            self.store.delete(storage_key + suffix)
+            self.store.delete(storage_key + ".npy")
+        return recorded
+
+    def _submission_for_key(self, key: str, fingerprint: str) -> SubmissionInfo | None:
+        def op(session: Session) -> SubmissionInfo | None:
+            record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+            if record is None:
+                return None
+            if record.operation != "submit" or record.fingerprint != fingerprint:
+                raise IdempotencyKeyReusedError(
+                    f"idempotency key {key!r} was already used for another "
+                    f"{record.operation}; use a new key for a new upload",
+                    details={"key": key},
+                )
+            found = session.execute(
+                select(Submission, Round.number)
+                .join(Round, Round.id == Submission.round_id)
+                .where(Submission.id == json.loads(record.result)["submission"])
+            ).one()
+            return _submission_info(found[0], found[1])
+
+        return self._run(op)
 
     def submissions(
         self, *, model_id: int | None = None, round_number: int | None = None
