@@ -10,13 +10,15 @@ from crowdalpha.tournament.config import Schedule, TournamentConfig
 from crowdalpha.tournament.data import Outcome, PublishedDataset, RoundData, SyntheticRoundData
 from crowdalpha.tournament.models import RoundState, SubmissionState
 from crowdalpha.tournament.pipeline import PipelineRoundData
-from crowdalpha.tournament.service import Tournament
+from crowdalpha.tournament.service import SCOPES, Tournament
 from crowdalpha.tournament.views import (
     AccountInfo,
+    ApiKeyInfo,
     LeaderboardRow,
     ModelInfo,
     PayoutInfo,
     PendingReleaseInfo,
+    Principal,
     ResolutionReport,
     RoundInfo,
     ScoreInfo,
@@ -26,7 +28,9 @@ from crowdalpha.tournament.views import (
 )
 
 __all__ = [
+    "SCOPES",
     "AccountInfo",
+    "ApiKeyInfo",
     "Clock",
     "LeaderboardRow",
     "ManualClock",
@@ -35,6 +39,7 @@ __all__ = [
     "PayoutInfo",
     "PendingReleaseInfo",
     "PipelineRoundData",
+    "Principal",
     "PublishedDataset",
     "ResolutionReport",
     "RoundData",

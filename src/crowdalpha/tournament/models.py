@@ -17,6 +17,7 @@ from crowdalpha.db.types import Amount, UtcDateTime
 
 __all__ = [
     "Account",
+    "ApiKey",
     "IdempotencyRecord",
     "Model",
     "Payout",
@@ -63,6 +64,22 @@ class Account(Base):
     max_stake: Mapped[int | None] = mapped_column(Amount())
     max_stake_share_ppm: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiKey(Base):
+    """An API key: a public id plus a secret of which only a hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Model(Base):

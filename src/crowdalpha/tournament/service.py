@@ -10,11 +10,13 @@ retry with the same key changes nothing the second time.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -25,12 +27,14 @@ from sqlalchemy.orm import Session
 
 from crowdalpha.db import session_factory, transact
 from crowdalpha.errors import (
+    AuthenticationError,
     ConflictError,
     IdempotencyKeyReusedError,
     InsufficientFundsError,
     InvalidInputError,
     InvalidParameterError,
     NotFoundError,
+    PermissionDeniedError,
     RoundStateError,
     StakeLimitError,
 )
@@ -58,6 +62,7 @@ from crowdalpha.tournament.config import TournamentConfig
 from crowdalpha.tournament.data import Outcome, RoundData
 from crowdalpha.tournament.models import (
     Account,
+    ApiKey,
     IdempotencyRecord,
     Model,
     Payout,
@@ -71,10 +76,12 @@ from crowdalpha.tournament.models import (
 )
 from crowdalpha.tournament.views import (
     AccountInfo,
+    ApiKeyInfo,
     LeaderboardRow,
     ModelInfo,
     PayoutInfo,
     PendingReleaseInfo,
+    Principal,
     ResolutionReport,
     RoundInfo,
     ScoreInfo,
@@ -83,7 +90,10 @@ from crowdalpha.tournament.views import (
     TickReport,
 )
 
-__all__ = ["Tournament"]
+__all__ = ["SCOPES", "Tournament"]
+
+#: What an API key may do: read, upload predictions, change stakes, or (operators) anything.
+SCOPES = ("read", "upload", "stake", "admin")
 
 T = TypeVar("T")
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -100,6 +110,23 @@ def _account_info(row: Account) -> AccountInfo:
         max_stake_share_ppm=row.max_stake_share_ppm,
         created_at=row.created_at,
     )
+
+
+def _key_info(row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        public_id=row.public_id,
+        account_id=row.account_id,
+        name=row.name,
+        scopes=frozenset(row.scopes.split()),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _secret_hash(secret: str) -> str:
+    # Secrets are 256 random bits, so one SHA-256 is enough (no password stretching needed).
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _model_info(row: Model) -> ModelInfo:
@@ -346,6 +373,89 @@ class Tournament:
             row.max_stake = max_stake
             row.max_stake_share_ppm = ppm
             return _account_info(row)
+
+        return self._run(op)
+
+    # -- API keys -----------------------------------------------------------------------
+
+    def create_api_key(
+        self,
+        account_id: int,
+        *,
+        scopes: Sequence[str] = ("read", "upload", "stake"),
+        name: str = "",
+    ) -> tuple[ApiKeyInfo, str]:
+        """A new key for ``account_id``: its record and its secret (shown this once only).
+
+        Clients send ``Authorization: Token PUBLIC_ID$SECRET_KEY``; only a hash of the secret
+        is stored, so a lost secret cannot be recovered — create a new key instead.
+        """
+        wanted = frozenset(scopes)
+        unknown = wanted - set(SCOPES)
+        if not wanted or unknown:
+            raise InvalidParameterError(
+                f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {sorted(wanted)}"
+            )
+        public_id = secrets.token_hex(16).upper()
+        secret = secrets.token_urlsafe(32)
+
+        def op(session: Session) -> ApiKeyInfo:
+            account = self._account(session, account_id)
+            if "admin" in wanted and not account.is_operator:
+                raise PermissionDeniedError("only operator accounts may hold admin keys")
+            row = ApiKey(
+                account_id=account_id,
+                public_id=public_id,
+                secret_hash=_secret_hash(secret),
+                name=name[:100],
+                scopes=" ".join(sorted(wanted)),
+                created_at=self.clock.now(),
+            )
+            session.add(row)
+            session.flush()
+            return _key_info(row)
+
+        return self._run(op), secret
+
+    def api_keys(self, account_id: int) -> list[ApiKeyInfo]:
+        def op(session: Session) -> list[ApiKeyInfo]:
+            rows = session.scalars(
+                select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.id)
+            )
+            return [_key_info(r) for r in rows]
+
+        return self._run(op)
+
+    def revoke_api_key(self, account_id: int, public_id: str) -> ApiKeyInfo:
+        """Revoke one of the account's keys (at once, for every later request)."""
+
+        def op(session: Session) -> ApiKeyInfo:
+            row = session.scalar(select(ApiKey).where(ApiKey.public_id == public_id))
+            if row is None or row.account_id != account_id:
+                raise NotFoundError(f"the account has no API key {public_id!r}")
+            if row.revoked_at is None:
+                row.revoked_at = self.clock.now()
+            return _key_info(row)
+
+        return self._run(op)
+
+    def authenticate(self, public_id: str, secret: str) -> Principal:
+        """The account and key behind a public id and secret; AuthenticationError if none."""
+        if not public_id or not secret:
+            raise AuthenticationError("missing API key: send 'Authorization: Token PUBLIC$SECRET'")
+        now = self.clock.now()
+
+        def op(session: Session) -> Principal:
+            row = session.scalar(select(ApiKey).where(ApiKey.public_id == public_id))
+            # Compare even when the key is unknown, so timing does not tell which ids exist.
+            expected = row.secret_hash if row is not None else _secret_hash("")
+            if not hmac.compare_digest(expected, _secret_hash(secret)) or row is None:
+                raise AuthenticationError("wrong API key: check the public id and the secret")
+            if row.revoked_at is not None:
+                raise AuthenticationError("this API key was revoked; create a new one")
+            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+                row.last_used_at = now
+            return Principal(_account_info(self._account(session, row.account_id)), _key_info(row))
 
         return self._run(op)
 

@@ -10,10 +10,12 @@ from datetime import datetime
 
 __all__ = [
     "AccountInfo",
+    "ApiKeyInfo",
     "LeaderboardRow",
     "ModelInfo",
     "PayoutInfo",
     "PendingReleaseInfo",
+    "Principal",
     "ResolutionReport",
     "RoundInfo",
     "ScoreInfo",
@@ -33,6 +35,30 @@ class AccountInfo:
     max_stake: int | None
     max_stake_share_ppm: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """An API key as shown after creation: never with its secret."""
+
+    public_id: str
+    account_id: int
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: an account, through one key with its scopes."""
+
+    account: AccountInfo
+    key: ApiKeyInfo
+
+    def has(self, scope: str) -> bool:
+        return scope in self.key.scopes or "admin" in self.key.scopes
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:45:18.972876
+Create Date: 2026-11-25
 """
 
 from __future__ import annotations
@@ -93,6 +93,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rounds", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rounds_state"), ["state"], unique=False)
+
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=64), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("scopes", sa.String(length=200), nullable=False),
+        sa.Column("created_at", crowdalpha.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", crowdalpha.db.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", crowdalpha.db.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_api_keys_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_api_keys_public_id")),
+    )
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_keys_account_id"), ["account_id"], unique=False)
 
     op.create_table(
         "ledger_postings",
@@ -265,6 +285,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_postings_account_entry")
 
     op.drop_table("ledger_postings")
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_keys_account_id"))
+
+    op.drop_table("api_keys")
     with op.batch_alter_table("rounds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rounds_state"))
 
