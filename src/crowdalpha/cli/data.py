@@ -73,8 +73,21 @@ def build(
     noise: Annotated[
         float | None, typer.Option(help="The noisy mode's noise on ranks (default 1.0).")
     ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Era cache: eras with unchanged inputs are reused (default: OPERATOR/cache)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compute every era; neither read nor fill a cache.")
+    ] = False,
 ) -> None:
-    """Build a round's obfuscated dataset (train, validation, live) from prices."""
+    """Build a round's obfuscated dataset (train, validation, live) from prices.
+
+    Eras are kept in an era cache, so the next round after new prices are appended
+    computes only the eras whose inputs changed; the files are the same as without it.
+    """
     from crowdalpha.dataset.build import BuildConfig, build_round
     from crowdalpha.dataset.obfuscate import Vault, check_mode
     from crowdalpha.market import load_prices
@@ -102,10 +115,17 @@ def build(
             round_number=round_number,
             config=config,
             progress=update,
+            cache_dir=None if no_cache else (cache or operator / "cache"),
         )
     for split, rows in report.rows.items():
         console.print(f"  {split:<10} {rows:>10,} rows in {len(report.eras[split]):>5} eras")
     console.print(f"{report.features} features, targets {', '.join(report.targets)} → {out}")
+    line = f"{len(report.computed)} eras computed"
+    if not no_cache:
+        line += f", {len(report.reused)} reused from the cache"
+        if report.damaged:
+            line += f" ({report.damaged} damaged cache files replaced)"
+    console.print(line)
 
 
 @data_app.command("audit")

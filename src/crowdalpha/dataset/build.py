@@ -5,14 +5,24 @@ main target is known, the last ``validation_eras`` form *validation* and the one
 them — minus an embargo long enough that no training target overlaps a validation one —
 form *train*. Each era is computed, obfuscated and written before the next is touched.
 
-Memory is bounded by time blocks: an era's features look back at most the longest window
+Memory is bounded by time cells: an era's features look back at most the longest window
 plus the lags, and its targets look ahead at most the longest horizon, so eras are built in
-blocks of ``block_days`` trading days, each from engines over just the days it needs. The
-result does not depend on the block size (a test checks it byte for byte).
+cells of ``block_days`` trading days — anchored at the first day of the prices, so a cell
+keeps its days when later prices are appended — each from engines over just the days it
+needs and the tickers that trade in it. The published values do not depend on the cell
+size (a test checks it).
+
+Builds are incremental when given a cache folder (:mod:`crowdalpha.dataset.cache`): an era
+whose inputs are unchanged since a build that cached it is read back instead of recomputed
+— bit for bit the values a full build computes — so the next round after a week of new
+prices computes the new era, the eras whose targets came within the data and the eras of
+the last cell that gained a new ticker; a corrected price recomputes the eras computed from
+it. :class:`BuildReport` says which eras were computed and which reused.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crowdalpha import __version__
+from crowdalpha.dataset.cache import CachedEra, EraCache, day_hashes, era_key, settings_key
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
 from crowdalpha.dataset.layout import EraRows, RoundWriter, Split
 from crowdalpha.dataset.obfuscate import ObfuscationMode, Vault, check_mode, published_eras
@@ -43,7 +55,9 @@ class BuildConfig:
     embargo_eras: int | None = None
     #: Keep only the most recent train eras (None: all history).
     max_train_eras: int | None = None
-    #: Trading days of eras built from one set of engines (None: all at once).
+    #: Trading days of eras built from one set of engines (None: all at once), in cells
+    #: anchored at the first day of the prices. With a cache, a build recomputes at least
+    #: the last cell's eras when a ticker lists in it: smaller cells, smaller increments.
     block_days: int | None = 750
     #: How feature values are obfuscated: ``"standard"`` (bins) or ``"noisy"`` (keyed noise
     #: on the ranks before binning; see :mod:`crowdalpha.dataset.obfuscate`).
@@ -73,6 +87,13 @@ class BuildReport:
     eras: dict[Split, list[pd.Timestamp]]
     features: int
     targets: tuple[str, ...]
+    #: Eras computed from prices in this build, in date order.
+    computed: tuple[pd.Timestamp, ...] = ()
+    #: Eras read back from the cache instead (always empty without a cache).
+    reused: tuple[pd.Timestamp, ...] = ()
+    #: Cache files found damaged (unreadable, truncated, of another shape), whose eras were
+    #: recomputed and rewritten; files of eras whose inputs changed are merely stale.
+    damaged: int = 0
 
 
 def plan_splits(
@@ -105,11 +126,15 @@ def build_round(
     round_number: int,
     config: BuildConfig | None = None,
     progress: Progress | None = None,
+    cache_dir: str | Path | None = None,
 ) -> BuildReport:
     """Compute, obfuscate and write a round's train, validation and live data.
 
     ``prices`` is a validated price frame (:func:`crowdalpha.market.validate_prices`).
-    Public files go to ``out_dir``; the operator's maps to ``operator_dir``.
+    Public files go to ``out_dir``; the operator's maps to ``operator_dir``. With
+    ``cache_dir``, eras whose inputs are unchanged are read from that folder's era cache
+    instead of recomputed, and computed eras are added to it; the files written are the
+    same either way.
     """
     cfg = config or BuildConfig()
     if (Path(out_dir) / "features.json").exists():
@@ -133,54 +158,90 @@ def build_round(
     # Splits follow each other in time, so date order visits train, validation, then live.
     todo = sorted((d, split) for split, split_dates in splits.items() for d in split_dates)
     positions = [int(p) for p in days.get_indexer(pd.DatetimeIndex([d for d, _ in todo]))]
-    blocks = _blocks(positions, cfg.block_days)
-    total, done = len(todo), 0
-    writer: RoundWriter | None = None
+    # An engine over the first day alone names the features and targets and checks them.
+    first_day = prices[prices["date"] == days[0]].reset_index(drop=True)
+    naming = FeatureEngine(first_day, cfg.features)
+    spec = naming.spec
+    target_names = TargetEngine(first_day, cfg.targets, features=naming).names
+    del naming, first_day
+    store = None
+    if cache_dir is not None:
+        settings = settings_key(cfg.features, cfg.targets, cfg.block_days, __version__)
+        store = EraCache(cache_dir, settings)
+    total, done, damaged = len(todo), 0, 0
+    computed: list[pd.Timestamp] = []
+    reused: list[pd.Timestamp] = []
+    writer = RoundWriter(
+        out_dir,
+        operator_dir,
+        vault,
+        round_number=round_number,
+        feature_names=spec.names,
+        feature_sets=spec.sets,
+        target_names=target_names,
+        era_labels=labels,
+        mode=cfg.mode,
+        noise=cfg.noise,
+    )
     try:
-        for first, last in blocks:
-            lo, hi = positions[first], positions[last - 1]
-            window = (prices["date"] >= days[max(0, lo - history)]) & (
-                prices["date"] <= days[min(len(days) - 1, hi + future)]
-            )
-            block_prices = prices[window].reset_index(drop=True)
-            features = FeatureEngine(block_prices, cfg.features)
-            targets = TargetEngine(block_prices, cfg.targets, features=features)
-            if writer is None:
-                writer = RoundWriter(
-                    out_dir,
-                    operator_dir,
-                    vault,
-                    round_number=round_number,
-                    feature_names=features.spec.names,
-                    feature_sets=features.spec.sets,
-                    target_names=targets.names,
-                    era_labels=labels,
-                    mode=cfg.mode,
-                    noise=cfg.noise,
-                )
-                spec, target_names = features.spec, targets.names
-            for day, split in todo[first:last]:
-                feats = features.era(day)
-                tgts = targets.era(day).reindex(feats.index)
+        for first, last, cell_start, cell_end in _cells(positions, cfg.block_days, len(days)):
+            lo = max(0, cell_start - history)
+            hi = min(len(days) - 1, cell_end + future)
+            cell_prices = _cell_prices(prices, days, lo, min(cell_end, len(days) - 1), hi)
+            keys: dict[int, str] = {}
+            if store is not None:
+                tickers = [str(t) for t in np.unique(cell_prices["ticker"].to_numpy())]
+                chain: list[bytes] = []
+                digest = b""
+                for h in day_hashes(cell_prices, days[lo : hi + 1]):
+                    digest = hashlib.sha256(digest + h).digest()
+                    chain.append(digest)
+                for i in range(first, last):
+                    reach = min(positions[i] + future - 1, hi)
+                    keys[i] = era_key(
+                        store.settings,
+                        todo[i][0],
+                        days[lo],
+                        tickers,
+                        chain[reach - lo],
+                        reach - positions[i],
+                    )
+            engines: tuple[FeatureEngine, TargetEngine] | None = None
+            for i in range(first, last):
+                day, split = todo[i]
+                era: CachedEra | None = None
+                if store is not None:
+                    era, bad = store.load(day, keys[i], len(spec.names), len(target_names))
+                    damaged += bad
+                if era is None:
+                    if engines is None:
+                        features = FeatureEngine(cell_prices, cfg.features)
+                        engines = (
+                            features,
+                            TargetEngine(cell_prices, cfg.targets, features=features),
+                        )
+                    era = _compute(engines, day)
+                    computed.append(day)
+                    if store is not None:
+                        store.save(day, keys[i], era)
+                else:
+                    reused.append(day)
                 writer.add(
                     split,
                     EraRows(
                         date=day,
-                        tickers=[str(t) for t in feats.index],
-                        features=np.ascontiguousarray(feats.to_numpy(dtype=np.float32).T),
-                        targets={n: tgts[n].to_numpy(dtype=np.float64) for n in targets.names},
+                        tickers=era.tickers.tolist(),
+                        features=era.features,
+                        targets=dict(zip(target_names, era.targets, strict=True)),
                     ),
                 )
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            del features, targets, block_prices
+            del engines, cell_prices
     except BaseException:
-        if writer is not None:
-            writer.close(completed=False)
+        writer.close(completed=False)
         raise
-    if writer is None:  # pragma: no cover - plan_splits always plans a live era
-        raise InvalidInputError("no era to build")
     writer.close()
     return BuildReport(
         out_dir=Path(out_dir),
@@ -189,17 +250,56 @@ def build_round(
         eras=splits,
         features=len(spec.names),
         targets=tuple(target_names),
+        computed=tuple(computed),
+        reused=tuple(reused),
+        damaged=damaged,
     )
 
 
-def _blocks(day_positions: list[int], block_days: int | None) -> list[tuple[int, int]]:
-    """Cut eras (by their day positions, ascending) into runs spanning at most block_days."""
+def _compute(engines: tuple[FeatureEngine, TargetEngine], day: pd.Timestamp) -> CachedEra:
+    """One era's tickers, raw features ``(features, rows)`` and binned targets."""
+    features, targets = engines
+    feats = features.era(day)
+    tgts = targets.era(day).reindex(feats.index)
+    return CachedEra(
+        tickers=np.asarray([str(t) for t in feats.index], dtype=np.str_),
+        features=np.ascontiguousarray(feats.to_numpy(dtype=np.float32).T),
+        targets=np.ascontiguousarray(tgts[list(targets.names)].to_numpy(dtype=np.float32).T),
+    )
+
+
+def _cell_prices(
+    prices: pd.DataFrame, days: pd.DatetimeIndex, lo: int, end: int, hi: int
+) -> pd.DataFrame:
+    """The prices of days ``lo … hi`` of the tickers that trade on days ``lo … end``.
+
+    Tickers that list after ``end`` (the cell's last day) concern none of its eras; leaving
+    them out keeps the cell's computation — and so its eras' values — the same when later
+    days bring new listings. Every day keeps at least one row, or nothing is left out.
+    """
+    window = prices[(prices["date"] >= days[lo]) & (prices["date"] <= days[hi])]
+    early = window["date"] <= days[end]
+    keep = window["ticker"].isin(pd.unique(window.loc[early, "ticker"]))
+    if not keep.all() and window.loc[keep, "date"].nunique() == hi - lo + 1:
+        window = window[keep]
+    return window.reset_index(drop=True)
+
+
+def _cells(
+    day_positions: list[int], block_days: int | None, n_days: int
+) -> list[tuple[int, int, int, int]]:
+    """Group eras (by their day positions, ascending) into cells of ``block_days`` days.
+
+    Cells are anchored at day 0: ``(first, last, cell_start, cell_end)`` — the eras
+    ``first … last - 1`` have day positions in ``cell_start … cell_end``.
+    """
     if block_days is None:
-        return [(0, len(day_positions))]
-    out, start = [], 0
-    for i, pos in enumerate(day_positions):
-        if pos - day_positions[start] >= block_days:
-            out.append((start, i))
+        return [(0, len(day_positions), 0, n_days - 1)]
+    out: list[tuple[int, int, int, int]] = []
+    start = 0
+    for i in range(1, len(day_positions) + 1):
+        cell = day_positions[start] // block_days
+        if i == len(day_positions) or day_positions[i] // block_days != cell:
+            out.append((start, i, cell * block_days, (cell + 1) * block_days - 1))
             start = i
-    out.append((start, len(day_positions)))
     return out

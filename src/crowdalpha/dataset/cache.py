@@ -1,0 +1,202 @@
+"""The era cache: an era's computed features and targets, kept between builds.
+
+Building a round computes every era from prices; most of that work is the same from one
+round to the next (appending a week of prices adds one era and makes a few eras' targets
+known). The cache keeps each era's *unobfuscated* values — tickers, raw float32 features,
+binned targets — in one file per era, named after its date, under a folder named after the
+settings that shape the values (feature and target configuration, time cells, crowdalpha's
+version and the file format). Obfuscation (bins, keyed ids, order, labels, splits) is
+redone on every build, so the cache holds nothing keyed: the same cache serves any vault,
+obfuscation mode, round number or split plan. Its values can be recomputed by anyone who
+holds the prices; still, it lives in the operator's folder.
+
+**What a cached era depends on.** :func:`~crowdalpha.dataset.build.build_round` computes
+eras in *cells* of ``block_days`` trading days, anchored at the first day of the price
+history, each from engines over one window of prices (the cell, plus the history its
+features look back on and the future its targets look ahead to), restricted to the tickers
+that trade in the cell. An era's values are a deterministic function of that computation's
+inputs up to the era's last day of dependence — the era's day plus the targets' reach, or
+the end of the window — *including* floating-point rounding: window statistics are
+differences of cumulative sums started at the window's first day, and the market return
+is summed over the cell's tickers. An era's :func:`era_key` therefore hashes exactly that:
+the settings, the era, the window's first day, the cell's tickers and every price row from
+the window's first day to the era's last day of dependence (which also says which of its
+targets are known). Equal keys mean bit-identical values, so a build that reuses the cache
+writes the same bytes as one that does not; any other change of input gives another key,
+and the era is recomputed.
+
+Files are written atomically (a temporary file, then a rename). A file that carries another
+key, cannot be read or is of another shape is never used: the era is recomputed and the
+file replaced, and the build reports how many files were damaged.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["CACHE_FORMAT", "CachedEra", "EraCache", "day_hashes", "era_key", "settings_key"]
+
+#: Version of the cache's file layout and keys; a change retires every older file.
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CachedEra:
+    """One era's values as a build computed them, before obfuscation."""
+
+    tickers: npt.NDArray[np.str_]
+    #: ``(features, rows)`` raw float32 values in the build's feature order.
+    features: npt.NDArray[np.float32]
+    #: ``(targets, rows)`` binned float32 targets in the build's target order.
+    targets: npt.NDArray[np.float32]
+
+
+def settings_key(*parts: object) -> str:
+    """A hex digest of what shapes every era's values besides the prices.
+
+    That is ``parts`` (the build's settings), the cache format, the versions of the
+    numerical libraries and the source of the modules that compute eras — so that editing
+    the feature code, even without a new release, retires the cache rather than serving
+    values the code no longer computes.
+    """
+    h = hashlib.sha256()
+    for part in (f"format={CACHE_FORMAT}", *(repr(p) for p in parts), _code()):
+        h.update(part.encode() + b"\x1f")
+    return h.hexdigest()
+
+
+@functools.cache
+def _code() -> str:
+    """Library versions and a digest of the era-computing modules, read once per process."""
+    import scipy
+
+    h = hashlib.sha256()
+    for module in ("build", "cache", "features", "targets"):
+        h.update(files("crowdalpha.dataset").joinpath(f"{module}.py").read_bytes())
+    return (
+        f"numpy={np.__version__} pandas={pd.__version__} scipy={scipy.__version__} {h.hexdigest()}"
+    )
+
+
+def day_hashes(frame: pd.DataFrame, days: pd.DatetimeIndex) -> list[bytes]:
+    """A digest of each day's price rows (every column, in order) of a sorted price frame.
+
+    ``days`` are the frame's trading days in order; the frame is sorted by (date, ticker).
+    """
+    bounds = np.searchsorted(frame["date"].to_numpy(), days.to_numpy(), side="left")
+    ends = [*bounds[1:].tolist(), len(frame)]
+    columns: list[tuple[str, np.ndarray]] = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype == object:
+            values = np.asarray(values.astype(str), dtype=np.str_)
+        columns.append((name, np.ascontiguousarray(values)))
+    out: list[bytes] = []
+    for start, end in zip(bounds.tolist(), ends, strict=True):
+        h = hashlib.sha256()
+        for name, values in columns:
+            h.update(name.encode())
+            h.update(str(values.dtype).encode())
+            h.update(values[start:end].tobytes())
+        out.append(h.digest())
+    return out
+
+
+def era_key(
+    settings: str,
+    date: pd.Timestamp,
+    window_start: pd.Timestamp,
+    tickers: Sequence[str],
+    prefix: bytes,
+    reach: int,
+) -> str:
+    """The key of an era's values: see the module docstring.
+
+    ``prefix`` digests the price rows from ``window_start`` through the era's last day of
+    dependence, ``reach`` trading days after ``date`` (fewer than the targets need while
+    some are unknown).
+    """
+    h = hashlib.sha256()
+    for part in (settings, f"{date:%Y-%m-%d}", f"{window_start:%Y-%m-%d}", str(reach)):
+        h.update(part.encode() + b"\x1f")
+    h.update(hashlib.sha256("\x1e".join(tickers).encode()).digest())
+    h.update(prefix)
+    return h.hexdigest()
+
+
+class EraCache:
+    """A folder of cached eras for one set of settings (``root/<settings key>/``)."""
+
+    def __init__(self, root: str | Path, settings: str) -> None:
+        self.root = Path(root)
+        self.folder = self.root / settings[:24]
+        self.settings = settings
+
+    def path(self, date: pd.Timestamp) -> Path:
+        return self.folder / f"{date:%Y-%m-%d}.npz"
+
+    def load(
+        self, date: pd.Timestamp, key: str, n_features: int, n_targets: int
+    ) -> tuple[CachedEra | None, bool]:
+        """The era cached under ``key``, or None; the flag says the file there was damaged.
+
+        No era comes back from a missing file, one computed from other inputs (another key,
+        the normal way an era goes stale) or a damaged one — unreadable, truncated, failing
+        its checksums or not of the shape the build expects.
+        """
+        path = self.path(date)
+        if not path.exists():
+            return None, False
+        try:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                if meta.get("key") != key or meta.get("settings") != self.settings:
+                    return None, False
+                tickers = np.asarray(data["tickers"])
+                features = np.asarray(data["features"])
+                targets = np.asarray(data["targets"])
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            return None, True
+        n = len(tickers)
+        if (
+            tickers.ndim != 1
+            or tickers.dtype.kind != "U"
+            or features.dtype != np.float32
+            or features.shape != (n_features, n)
+            or targets.dtype != np.float32
+            or targets.shape != (n_targets, n)
+        ):
+            return None, True
+        return CachedEra(tickers=tickers, features=features, targets=targets), False
+
+    def save(self, date: pd.Timestamp, key: str, era: CachedEra) -> None:
+        """Write an era atomically: a temporary file in the same folder, then a rename."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"key": key, "settings": self.settings, "format": CACHE_FORMAT})
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh,
+                    meta=np.frombuffer(meta.encode(), dtype=np.uint8),
+                    tickers=np.asarray(era.tickers, dtype=np.str_),
+                    features=np.ascontiguousarray(era.features, dtype=np.float32),
+                    targets=np.ascontiguousarray(era.targets, dtype=np.float32),
+                )
+            os.replace(tmp, self.path(date))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
