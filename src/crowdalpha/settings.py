@@ -8,8 +8,11 @@ another folder. Variables may also come from a ``.env`` file in the working dire
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -31,6 +34,24 @@ class Settings(BaseSettings):
     home: Path = Path("crowdalpha-data")
     database_url: str | None = None
     storage_dir: Path | None = None
+
+    # -- the server (``crowdalpha serve``) ------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    #: The address clients reach the server at (signed download/upload URLs point there);
+    #: default ``http://{host}:{port}``.
+    public_url: str | None = None
+    #: Seconds between two runs of the round clock inside the server (0: never; use cron
+    #: and ``crowdalpha tick`` instead).
+    tick_interval: float = Field(default=60.0, ge=0)
+    #: Largest accepted upload (prediction files, request bodies), in bytes.
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    #: Requests per minute per API key (and per address for anonymous requests); 0: no limit.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    #: How long signed download and upload URLs stay valid, in seconds.
+    signed_url_ttl: int = Field(default=3600, gt=0)
+    #: Key that signs those URLs; default: a random key kept in ``{home}/signing.key``.
+    signing_key: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -58,3 +79,19 @@ class Settings(BaseSettings):
 
     def store(self) -> LocalFileStore:
         return LocalFileStore(self.resolved_storage_dir)
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_signing_key(self) -> bytes:
+        """The URL-signing key: configured, or created once under the home folder (0600)."""
+        if self.signing_key is not None:
+            return self.signing_key.get_secret_value().encode()
+        path = self.home / "signing.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()

@@ -1,0 +1,106 @@
+"""The server: one FastAPI app with our REST API, Numerai's GraphQL API and signed files.
+
+``create_app(tournament, settings)`` builds it around a :class:`~crowdalpha.tournament.
+Tournament`; ``crowdalpha serve`` runs it with uvicorn on the configured database and
+folder. The app runs the round clock itself (``Tournament.tick`` every
+``settings.tick_interval`` seconds, in a worker thread) so one process is a working
+tournament.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from crowdalpha import __version__
+from crowdalpha.server.context import ServerContext
+from crowdalpha.server.errors import error_body, install_error_handlers
+from crowdalpha.server.ratelimit import RateLimiter
+from crowdalpha.server.signing import Signer
+from crowdalpha.settings import Settings
+from crowdalpha.tournament import Tournament
+
+__all__ = ["create_app", "run_clock"]
+
+log = logging.getLogger("crowdalpha.server")
+
+
+async def run_clock(tournament: Tournament, interval: float) -> None:
+    """Tick forever; a failing tick is logged and retried at the next interval."""
+    while True:
+        try:
+            report = await asyncio.to_thread(tournament.tick)
+            if report.changed:
+                log.info(
+                    "tick: opened %s closed %s scored %s resolved %s",
+                    report.opened,
+                    report.closed,
+                    report.scored,
+                    [r.round_number for r in report.resolved],
+                )
+        except Exception:
+            log.exception("the round clock failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+def create_app(
+    tournament: Tournament, settings: Settings | None = None, *, run_clock_task: bool = True
+) -> FastAPI:
+    settings = settings or Settings()
+    context = ServerContext(
+        tournament=tournament,
+        settings=settings,
+        signer=Signer(settings.resolved_signing_key(), ttl=settings.signed_url_ttl),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if run_clock_task and settings.tick_interval > 0:
+            task = asyncio.create_task(run_clock(tournament, settings.tick_interval))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="crowdalpha",
+        version=__version__,
+        description="A self-hostable, Numerai-style tournament: our REST API under /v1, "
+        "Numerai's GraphQL API under /graphql.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        limit = settings.max_upload_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse(
+                error_body(
+                    "limit_exceeded",
+                    f"the request body is larger than the {limit:,}-byte limit",
+                    {"limit": limit},
+                ),
+                status_code=413,
+            )
+        return await call_next(request)
+
+    from crowdalpha.server import files, rest
+
+    app.include_router(files.router)
+    app.include_router(rest.router, prefix="/v1")
+    return app

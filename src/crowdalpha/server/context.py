@@ -1,0 +1,39 @@
+"""What every request handler shares: the tournament, settings, URL signer, rate limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import Request
+
+from crowdalpha.server.ratelimit import RateLimiter
+from crowdalpha.server.signing import Signer
+from crowdalpha.settings import Settings
+from crowdalpha.tournament import Tournament
+
+__all__ = ["ServerContext", "get_context"]
+
+
+@dataclass
+class ServerContext:
+    tournament: Tournament
+    settings: Settings
+    signer: Signer
+    limiter: RateLimiter
+
+    def download_url(self, key: str, filename: str | None = None) -> str:
+        """A signed, expiring URL that serves the stored file ``key`` (Range supported)."""
+        token = self.signer.sign("download", key=key)
+        name = quote(filename or key.rsplit("/", 1)[-1])
+        return f"{self.settings.resolved_public_url}/files/{token}/{name}"
+
+    def upload_url(self, key: str, account_id: int) -> str:
+        """A signed, expiring URL that accepts one PUT of a file into ``key``."""
+        token = self.signer.sign("upload", key=key, account=account_id)
+        return f"{self.settings.resolved_public_url}/uploads/{token}"
+
+
+def get_context(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
