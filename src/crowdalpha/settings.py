@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +36,22 @@ class Settings(BaseSettings):
     home: Path = Path("crowdalpha-data")
     database_url: str | None = None
     storage_dir: Path | None = None
+
+    # -- the tournament -------------------------------------------------------------------
+    #: Where rounds' data come from: ``synthetic`` (generated, for trying things out) or
+    #: ``prices`` (the data pipeline on the operator's price file, ``prices_path``).
+    data_source: Literal["synthetic", "prices"] = "synthetic"
+    prices_path: Path | None = None
+    #: The market date of round 1's live era (``prices`` source); default: the price
+    #: history's last date at the first start.
+    first_live: date | None = None
+    synthetic_rows: int = Field(default=2000, ge=10)
+    synthetic_seed: int = 0
+    #: ``weekly`` (the default, as the article describes) or ``daily`` rounds.
+    round_period: Literal["weekly", "daily"] = "weekly"
+    payout_policy: Literal["numerai", "tiered"] = "numerai"
+    #: Most NMR that may ever be minted (a decimal string of NMR); unset: no cap.
+    mint_cap: str | None = None
 
     # -- the server (``crowdalpha serve``) ------------------------------------------------
     host: str = "127.0.0.1"

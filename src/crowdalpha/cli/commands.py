@@ -11,6 +11,7 @@ from rich.console import Console
 from crowdalpha import __version__
 from crowdalpha.cli.admin import db_app, ledger_app
 from crowdalpha.cli.data import data_app
+from crowdalpha.cli.operator import admin_app, rounds_app, serve, tick
 from crowdalpha.errors import CrowdAlphaError
 
 app = typer.Typer(
@@ -25,6 +26,10 @@ err_console = Console(stderr=True)
 app.add_typer(data_app, name="data")
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(admin_app, name="admin")
+app.add_typer(rounds_app, name="rounds")
+app.command()(serve)
+app.command()(tick)
 
 
 @app.command()

@@ -1,0 +1,85 @@
+"""Operator commands on a fresh home folder, and `crowdalpha serve` answering for real."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from crowdalpha.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_an_operator_sets_up_and_runs_rounds(tmp_path: Path) -> None:
+    home = ["--home", str(tmp_path)]
+    out = invoke("admin", "init", "--mint", "5000", *home)
+    assert "operator account operator created" in out and "secret" in out
+    out = invoke("tick", *home)
+    assert "opened: round" in out
+    assert "nothing to do" in invoke("tick", *home)
+    out = invoke("rounds", "list", *home)
+    assert "open" in out
+    out = invoke("admin", "submissions", *home)
+    assert "state" in out
+    out = invoke("ledger", "check", "--database-url", f"sqlite:///{tmp_path / 'crowdalpha.db'}")
+    assert "ledger OK" in out and "5000" in out
+    result = runner.invoke(app, ["admin", "grant", "nobody", "10", *home])
+    assert result.exit_code != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "CROWDALPHA_HOME": str(tmp_path), "CROWDALPHA_SYNTHETIC_ROWS": "50"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from crowdalpha.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--tick-interval",
+            "0.5",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        rounds: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+                rounds = httpx.get(f"http://127.0.0.1:{port}/v1/rounds", timeout=2).json()
+                if health.status_code == 200 and rounds:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        assert rounds and rounds[-1]["state"] == "open"  # the server's own clock opened it
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert "crowdalpha serving on" in output
+    assert "Traceback" not in output
