@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-dataset clean
+.PHONY: demo test lint typecheck bench bench-dataset bench-resolve clean
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -34,6 +34,9 @@ bench: $(STAMP)
 
 bench-dataset: $(STAMP)
 	$(BIN)/python benchmarks/dataset.py
+
+bench-resolve: $(STAMP)
+	$(BIN)/python benchmarks/resolve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
