@@ -68,10 +68,21 @@ def build(
     round_number: Annotated[int, typer.Option("--round", min=1, help="Round number.")] = 1,
     validation_eras: Annotated[int, typer.Option(min=1, help="Eras of validation data.")] = 52,
     mode: Annotated[
-        str, typer.Option(help="Obfuscation: 'standard' (bins) or 'noisy' (keyed noise).")
+        str,
+        typer.Option(
+            help="Obfuscation: 'standard' (bins), 'noisy' (keyed noise) or 'composite' "
+            "(a few keyed-noise mixes of the features; needs --mix)."
+        ),
     ] = "standard",
     noise: Annotated[
-        float | None, typer.Option(help="The noisy mode's noise on ranks (default 1.0).")
+        float | None,
+        typer.Option(
+            help="Noise: on ranks in the noisy mode (default 1.0), in standard deviations "
+            "of a composite in the composite mode (default 0.5)."
+        ),
+    ] = None,
+    mix: Annotated[
+        Path | None, typer.Option(help="The composite mode's mix (a JSON file from Mix.save).")
     ] = None,
     cache: Annotated[
         Path | None,
@@ -89,7 +100,7 @@ def build(
     computes only the eras whose inputs changed; the files are the same as without it.
     """
     from crowdalpha.dataset.build import BuildConfig, build_round
-    from crowdalpha.dataset.obfuscate import Vault, check_mode
+    from crowdalpha.dataset.obfuscate import Mix, Vault, check_mode
     from crowdalpha.market import load_prices
 
     if (out / "features.json").exists():
@@ -98,6 +109,7 @@ def build(
         validation_eras=validation_eras,
         mode=check_mode(mode, noise)[0],
         noise=noise,
+        mix=Mix.load(mix) if mix is not None else None,
     )
     with console.status(f"Reading {prices}…"):
         frame = load_prices(prices)

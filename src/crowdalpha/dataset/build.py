@@ -34,7 +34,14 @@ from crowdalpha import __version__
 from crowdalpha.dataset.cache import CachedEra, EraCache, day_hashes, era_key, settings_key
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
 from crowdalpha.dataset.layout import EraRows, RoundWriter, Split
-from crowdalpha.dataset.obfuscate import ObfuscationMode, Vault, check_mode, published_eras
+from crowdalpha.dataset.obfuscate import (
+    Mix,
+    ObfuscationMode,
+    Vault,
+    check_mix,
+    check_mode,
+    published_eras,
+)
 from crowdalpha.dataset.targets import TargetConfig, TargetEngine
 from crowdalpha.errors import ConflictError, InvalidInputError, InvalidParameterError
 
@@ -59,14 +66,19 @@ class BuildConfig:
     #: anchored at the first day of the prices. With a cache, a build recomputes at least
     #: the last cell's eras when a ticker lists in it: smaller cells, smaller increments.
     block_days: int | None = 750
-    #: How feature values are obfuscated: ``"standard"`` (bins) or ``"noisy"`` (keyed noise
-    #: on the ranks before binning; see :mod:`crowdalpha.dataset.obfuscate`).
+    #: How feature values are obfuscated: ``"standard"`` (bins), ``"noisy"`` (keyed noise
+    #: on the ranks before binning) or ``"composite"`` (a few keyed-noise mixes of all
+    #: features instead of the features; see :mod:`crowdalpha.dataset.obfuscate`).
     mode: ObfuscationMode = "standard"
-    #: The ``"noisy"`` mode's noise (standard deviation on ranks in (0, 1)); None: default.
+    #: The noise of the ``"noisy"`` mode (standard deviation on ranks in (0, 1)) or of the
+    #: ``"composite"`` mode (in standard deviations of a composite); None: default.
     noise: float | None = None
+    #: The ``"composite"`` mode's mixes (see :func:`crowdalpha.dataset.obfuscate.fit_mix`).
+    mix: Mix | None = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode, self.noise)
+        check_mix(self.mode, self.mix)
         if self.validation_eras < 1:
             raise InvalidParameterError("validation_eras must be at least 1")
         if self.embargo_eras is not None and self.embargo_eras < 0:
@@ -176,8 +188,8 @@ def build_round(
         operator_dir,
         vault,
         round_number=round_number,
-        feature_names=spec.names,
-        feature_sets=spec.sets,
+        feature_names=spec.names if cfg.mix is None else cfg.mix.names,
+        feature_sets=spec.sets if cfg.mix is None else cfg.mix.feature_sets,
         target_names=target_names,
         era_labels=labels,
         mode=cfg.mode,
@@ -231,7 +243,9 @@ def build_round(
                     EraRows(
                         date=day,
                         tickers=era.tickers.tolist(),
-                        features=era.features,
+                        features=era.features
+                        if cfg.mix is None
+                        else cfg.mix.publish(era.features, spec.names, vault, day, cfg.noise),
                         targets=dict(zip(target_names, era.targets, strict=True)),
                     ),
                 )

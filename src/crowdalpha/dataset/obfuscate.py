@@ -14,6 +14,13 @@
   (see :mod:`crowdalpha.dataset.audit`). In the ``"noisy"`` mode each feature's
   cross-sectional ranks get keyed Gaussian noise before binning — drawn from the key, the
   era's date and the feature's name, so the operator can reproduce it and nobody else can.
+- **Composites (mode ``"composite"``).** Instead of every feature, a round publishes a few
+  operator-chosen linear mixes of all of them (a :class:`Mix`, e.g. the ridge direction
+  that :func:`fit_mix` learns from history): each feature is ranked within its era and
+  centred (missing → 0), the mixes are taken and z-scored within the era, keyed Gaussian
+  noise of standard deviation ``noise`` is added, and the result is binned as above. Rows
+  then carry little more than the predictive signal; the keyed noise is what keeps even an
+  attacker who knows the mix near chance (measured in ``docs/privacy.md``).
 
 The :class:`Vault` holds the key; with it the operator maps ids back to stocks (to score
 and trade) — without it the files do not allow the mapping.
@@ -28,7 +35,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,14 +44,23 @@ import pandas as pd
 from crowdalpha.errors import InvalidInputError, InvalidParameterError
 from crowdalpha.scoring.kernels import Segments, tie_kept_rank
 
+if TYPE_CHECKING:
+    from crowdalpha.dataset.features import FeatureConfig
+    from crowdalpha.dataset.targets import TargetConfig
+
 __all__ = [
+    "DEFAULT_COMPOSITE_NOISE",
     "DEFAULT_NOISE",
     "MISSING_BIN",
     "MODES",
     "N_BINS",
+    "Mix",
     "ObfuscationMode",
     "Vault",
+    "centred_ranks",
+    "check_mix",
     "check_mode",
+    "fit_mix",
     "noisy_bins",
     "published_eras",
     "quantile_bins",
@@ -56,10 +72,12 @@ MISSING_BIN = 2
 _KEY_BYTES = 32
 
 #: How published feature values are obfuscated (ids, names and order are always keyed).
-ObfuscationMode = Literal["standard", "noisy"]
-MODES: tuple[ObfuscationMode, ...] = ("standard", "noisy")
+ObfuscationMode = Literal["standard", "noisy", "composite"]
+MODES: tuple[ObfuscationMode, ...] = ("standard", "noisy", "composite")
 #: The default noise of the ``"noisy"`` mode: standard deviation added to ranks in (0, 1).
 DEFAULT_NOISE = 1.0
+#: The default noise of the ``"composite"`` mode, in standard deviations of a composite.
+DEFAULT_COMPOSITE_NOISE = 0.5
 
 
 def check_mode(mode: object, noise: object = None) -> tuple[ObfuscationMode, float]:
@@ -68,18 +86,32 @@ def check_mode(mode: object, noise: object = None) -> tuple[ObfuscationMode, flo
         raise InvalidParameterError(
             f"mode must be one of {MODES}, not {mode!r}", details={"field": "mode"}
         )
-    checked: ObfuscationMode = "noisy" if mode == "noisy" else "standard"
+    checked: ObfuscationMode = (
+        "noisy" if mode == "noisy" else "composite" if mode == "composite" else "standard"
+    )
     if noise is None:
-        return checked, DEFAULT_NOISE if checked == "noisy" else 0.0
+        defaults = {"noisy": DEFAULT_NOISE, "composite": DEFAULT_COMPOSITE_NOISE}
+        return checked, defaults.get(checked, 0.0)
     if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
         raise InvalidParameterError(
             f"noise must be a number ≥ 0, not {noise!r}", details={"field": "noise"}
         )
     if checked == "standard" and noise != 0:
         raise InvalidParameterError(
-            "noise needs mode='noisy' (the standard mode adds none)", details={"field": "noise"}
+            "noise needs mode='noisy' or 'composite' (the standard mode adds none)",
+            details={"field": "noise"},
         )
     return checked, float(noise)
+
+
+def check_mix(mode: object, mix: object) -> None:
+    """The ``"composite"`` mode needs a :class:`Mix`; the other modes take none."""
+    if mode == "composite" and not isinstance(mix, Mix):
+        raise InvalidParameterError(
+            "mode='composite' needs a Mix (see fit_mix)", details={"field": "mix"}
+        )
+    if mode != "composite" and mix is not None:
+        raise InvalidParameterError("a mix needs mode='composite'", details={"field": "mix"})
 
 
 def quantile_bins(values: npt.NDArray[np.floating], eras: Segments | None = None) -> np.ndarray:
@@ -122,6 +154,165 @@ def noisy_bins(
     for i, name in enumerate(names):
         ranks[i] += noise * vault.noise(era, name, x.shape[1])
     return quantile_bins(ranks)
+
+
+def centred_ranks(values: npt.NDArray[np.floating]) -> np.ndarray:
+    """Ranks within one era, centred: ``(features, rows)`` → values in (−½, ½), missing → 0."""
+    x = np.ascontiguousarray(values, dtype=np.float64)
+    if x.ndim != 2:
+        raise InvalidInputError("values must be a (features, rows) matrix")
+    if x.shape[1] == 0:
+        return np.zeros(x.shape)
+    ranks = tie_kept_rank(x, Segments.single(x.shape[1])) - 0.5
+    ranks[np.isnan(ranks)] = 0.0
+    return ranks
+
+
+@dataclass(frozen=True, eq=False)
+class Mix:
+    """The ``"composite"`` mode's published columns: linear mixes of all features.
+
+    ``weights[j]`` weighs the centred ranks of the features named in ``features`` into
+    composite ``j``. The operator keeps it (with the vault): it is no key, since an attacker
+    can fit a similar mix from public data, and the audit assumes the worst — that he has it.
+    """
+
+    features: tuple[str, ...]
+    #: ``(composites, features)``.
+    weights: npt.NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        w = np.array(self.weights, dtype=np.float64)
+        if w.ndim != 2 or w.shape[1] != len(self.features) or w.shape[0] < 1:
+            raise InvalidParameterError(
+                "mix weights must be (composites ≥ 1, features) with one name per feature"
+            )
+        if not np.isfinite(w).all() or not (np.abs(w).sum(axis=1) > 0).all():
+            raise InvalidParameterError("mix weights must be finite, no composite all zero")
+        if len(set(self.features)) != len(self.features):
+            raise InvalidParameterError("mix features must be unique")
+        w.setflags(write=False)
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "weights", w)
+
+    @property
+    def names(self) -> list[str]:
+        """The composites' real names (published behind keyed opaque names)."""
+        return [f"composite_{j}" for j in range(self.weights.shape[0])]
+
+    @property
+    def feature_sets(self) -> dict[str, list[str]]:
+        """Every feature set of the round is all the composites."""
+        return dict.fromkeys(("small", "medium", "all"), self.names)
+
+    def aligned(self, names: Sequence[str]) -> np.ndarray:
+        """The weights as ``(composites, len(names))``, columns in the order of ``names``."""
+        where = {n: i for i, n in enumerate(names)}
+        missing = [f for f in self.features if f not in where]
+        if missing:
+            raise InvalidInputError(
+                f"the mix weighs {len(missing)} feature(s) not computed, e.g. {missing[0]!r}"
+            )
+        out = np.zeros((self.weights.shape[0], len(names)))
+        out[:, [where[f] for f in self.features]] = self.weights
+        return out
+
+    def composites(self, values: npt.NDArray[np.floating], names: Sequence[str]) -> np.ndarray:
+        """One era's composites before noise: ``(features, rows)`` → ``(composites, rows)``.
+
+        Each composite is z-scored within the era (all 0 if it is constant).
+        """
+        x = np.ascontiguousarray(values, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != len(names):
+            raise InvalidInputError("values must be (features, rows) with one name per feature")
+        mixed: np.ndarray = self.aligned(names) @ centred_ranks(x)
+        if mixed.shape[1] == 0:
+            return mixed
+        mixed -= mixed.mean(axis=1, keepdims=True)
+        scale = mixed.std(axis=1, keepdims=True)
+        out: np.ndarray = mixed / np.where(scale > 0, scale, 1.0)
+        return out
+
+    def publish(
+        self,
+        values: npt.NDArray[np.floating],
+        names: Sequence[str],
+        vault: Vault,
+        era: object,
+        noise: float | None = None,
+    ) -> np.ndarray:
+        """One era's composites plus keyed noise, ready to bin: ``(composites, rows)``."""
+        sigma = DEFAULT_COMPOSITE_NOISE if noise is None else check_mode("composite", noise)[1]
+        z = self.composites(values, names)
+        if sigma > 0 and z.shape[1]:
+            for j, name in enumerate(self.names):
+                z[j] += sigma * vault.noise(era, name, z.shape[1])
+        return z
+
+    def save(self, path: str | Path) -> None:
+        """Write the mix as JSON (the operator's, like the vault: keep it private)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": 1, "features": list(self.features), "weights": self.weights.tolist()}
+        p.write_text(json.dumps(data))
+        p.chmod(0o600)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Mix:
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(tuple(data["features"]), np.asarray(data["weights"], dtype=np.float64))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(f"{path} is not a crowdalpha mix: {exc}") from None
+
+
+def fit_mix(
+    prices: pd.DataFrame,
+    dates: Sequence[pd.Timestamp],
+    *,
+    features: FeatureConfig | None = None,
+    targets: TargetConfig | None = None,
+    target_names: Sequence[str] = ("target",),
+    ridge: float = 10.0,
+) -> Mix:
+    """The ridge direction of each target over the eras on ``dates``: one composite each.
+
+    Ridge of the target (centred) on every feature's centred ranks × 5 — the scale of
+    centred bins — pooled over the eras, with penalty ``ridge`` × rows: the example model
+    of the build tests, on ranks instead of bins. Fit it on train eras only, or validation
+    scores of the round will flatter the mode.
+    """
+    from crowdalpha.dataset.features import FeatureEngine
+    from crowdalpha.dataset.targets import TargetEngine
+
+    if ridge <= 0:
+        raise InvalidParameterError("ridge must be positive")
+    if not dates or not target_names:
+        raise InvalidParameterError("fit_mix needs at least one date and one target")
+    engine = FeatureEngine(prices, features)
+    target_engine = TargetEngine(prices, targets, features=engine)
+    unknown = [t for t in target_names if t not in target_engine.names]
+    if unknown:
+        raise InvalidParameterError(f"unknown target(s) {unknown}", details={"unknown": unknown})
+    names = list(engine.spec.names)
+    gram = np.zeros((len(names), len(names)))
+    cross = np.zeros((len(names), len(target_names)))
+    rows = np.zeros(len(target_names))
+    for date in dates:
+        frame = engine.era(date)
+        x = N_BINS * centred_ranks(np.ascontiguousarray(frame.to_numpy(np.float64).T))
+        y = target_engine.era(date).reindex(frame.index)[list(target_names)].to_numpy(np.float64)
+        known = ~np.isnan(y)
+        y = np.where(known, y - 0.5, 0.0)
+        gram += x @ x.T
+        cross += x @ y
+        rows += known.sum(axis=0)
+    weights = np.empty((len(target_names), len(names)))
+    for j in range(len(target_names)):
+        if rows[j] == 0:
+            raise InvalidInputError(f"no known {target_names[j]!r} on the dates given")
+        weights[j] = np.linalg.solve(gram + ridge * rows[j] * np.eye(len(names)), cross[:, j])
+    return Mix(tuple(names), weights)
 
 
 def _digest(key: bytes, *parts: object) -> str:
