@@ -326,3 +326,44 @@ def test_the_cli_builds_a_composite_round(
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "b" / "features.json").read_text())
     assert len(meta["feature_sets"]["all"]) == 1
+
+
+def test_the_cli_fits_a_mix_on_train_eras_and_audits_with_it(
+    prices: pd.DataFrame, mixes: dict[str, Mix], tmp_path: Path
+) -> None:
+    path = tmp_path / "prices.parquet"
+    prices.to_parquet(path, index=False)
+    mix_path = tmp_path / "mix.json"
+    fit = ["data", "fit-mix", "--prices", str(path), "--out", str(mix_path)]
+    result = CliRunner().invoke(app, [*fit, "--validation-eras", str(VALIDATION)])
+    assert result.exit_code == 0, result.output
+    fitted = Mix.load(mix_path)
+    # the same mix as fit_mix on the round's train eras (what the tests' fixture uses)
+    np.testing.assert_allclose(fitted.weights, mixes["one"].weights, rtol=1e-9, atol=1e-12)
+    assert fitted.features == mixes["one"].features
+    again = CliRunner().invoke(app, [*fit, "--validation-eras", str(VALIDATION)])
+    assert again.exit_code != 0  # never overwrites a mix
+
+    build = ["data", "build", "--prices", str(path), "--operator", str(tmp_path / "op")]
+    build += ["--validation-eras", str(VALIDATION), "--mode", "composite", "--mix", str(mix_path)]
+    assert CliRunner().invoke(app, [*build, "--out", str(tmp_path / "pub")]).exit_code == 0
+    audit = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "audit",
+            "--prices",
+            str(path),
+            "--public",
+            str(tmp_path / "pub"),
+            "--operator",
+            str(tmp_path / "op" / "round_1"),
+            "--mix",
+            str(mix_path),
+            "--history-eras",
+            "3",
+            "--no-model",
+        ],
+    )
+    assert audit.exit_code == 0, audit.output
+    assert "re-id" in audit.output and "%" in audit.output

@@ -140,6 +140,41 @@ def build(
     console.print(line)
 
 
+@data_app.command("fit-mix")
+def fit_mix(
+    prices: Annotated[Path, typer.Option(help="Long-format prices (.parquet, .csv, .csv.gz).")],
+    out: Annotated[Path, typer.Option(help="Where to write the mix (JSON; keep it private).")],
+    validation_eras: Annotated[
+        int, typer.Option(min=1, help="Eras of validation data (as for data build).")
+    ] = 52,
+    target: Annotated[
+        list[str], typer.Option(help="One composite per target (repeat for several).")
+    ] = ["target"],  # noqa: B006 - typer reads the default, never mutates it
+    ridge: Annotated[float, typer.Option(min=0.0, help="Ridge penalty × rows.")] = 10.0,
+) -> None:
+    """Fit the composite mode's mix on the train eras a round from these prices would have.
+
+    Only train eras are used, so the round's validation scores do not flatter the mode.
+    Then: ``crowdalpha data build --mode composite --mix OUT``.
+    """
+    from crowdalpha.dataset.build import BuildConfig, round_splits
+    from crowdalpha.dataset.obfuscate import fit_mix as fit
+    from crowdalpha.market import load_prices
+
+    if out.exists():
+        raise ConflictError(f"{out} exists; choose another file or remove it first")
+    with console.status(f"Reading {prices}…"):
+        frame = load_prices(prices)
+    train = round_splits(frame, BuildConfig(validation_eras=validation_eras))["train"]
+    with console.status(f"Fitting the mix on {len(train)} train eras…"):
+        mix = fit(frame, train, target_names=target, ridge=ridge)
+    mix.save(out)
+    console.print(
+        f"Wrote a mix of {len(mix.features)} features into {len(mix.names)} composite(s), "
+        f"fitted on {len(train)} train eras, to {out} — keep it private, like the vault."
+    )
+
+
 @data_app.command("audit")
 def audit(
     prices: Annotated[Path, typer.Option(help="The public prices the rounds were built from.")],
@@ -156,12 +191,24 @@ def audit(
     model: Annotated[
         bool, typer.Option(help="Also train the ridge example model and report its CORR.")
     ] = True,
+    mix: Annotated[
+        Path | None,
+        typer.Option(
+            help="Give the attacker the composite mode's mix (the worst case: an upper bound)."
+        ),
+    ] = None,
+    history_eras: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also attack this many validation eras as if live (tighter rates)."
+        ),
+    ] = 0,
 ) -> None:
     """Attack rounds as someone with the public prices would; print re-identification rates."""
     from rich.table import Table
 
     from crowdalpha.dataset.audit import audit_round, example_model_corr
-    from crowdalpha.dataset.obfuscate import Vault
+    from crowdalpha.dataset.obfuscate import Mix, Vault
     from crowdalpha.errors import InvalidParameterError
     from crowdalpha.market import load_prices
 
@@ -176,6 +223,7 @@ def audit(
                 raise InvalidParameterError(f"no vault.json in or above {op}; pass --vault")
             path = found[0]
         keys.append(Vault.load(path))
+    known_mix = Mix.load(mix) if mix is not None else None
     with console.status(f"Reading {prices}…"):
         frame = load_prices(prices)
     table = Table(title="Privacy audit (attacker: public prices + open-source pipeline)")
@@ -188,7 +236,15 @@ def audit(
     first: float | None = None
     for pub, op, key in zip(public, operator, keys, strict=True):
         with _progress(f"Attacking {pub}") as update:
-            report = audit_round(frame, pub, op, key, progress=update)
+            report = audit_round(
+                frame,
+                pub,
+                op,
+                key,
+                known_mix=known_mix,
+                history_eras=history_eras,
+                progress=update,
+            )
         row = [
             str(pub),
             f"{report.reidentification_rate:.1%}",

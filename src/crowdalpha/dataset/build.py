@@ -45,7 +45,7 @@ from crowdalpha.dataset.obfuscate import (
 from crowdalpha.dataset.targets import TargetConfig, TargetEngine
 from crowdalpha.errors import ConflictError, InvalidInputError, InvalidParameterError
 
-__all__ = ["BuildConfig", "BuildReport", "build_round", "plan_splits"]
+__all__ = ["BuildConfig", "BuildReport", "build_round", "plan_splits", "round_splits"]
 
 Progress = Callable[[int, int], None]
 
@@ -129,6 +129,29 @@ def plan_splits(
     return {"train": train, "validation": validation, "live": live}
 
 
+def round_splits(
+    prices: pd.DataFrame, config: BuildConfig | None = None
+) -> dict[Split, list[pd.Timestamp]]:
+    """The era dates a round built from ``prices`` would publish, by split.
+
+    Only eras with enough history for every feature window are published; eras whose main
+    target lies within the prices are known; the embargo keeps train targets from
+    overlapping validation ones.
+    """
+    cfg = config or BuildConfig()
+    days = pd.DatetimeIndex(np.unique(prices["date"].to_numpy()))
+    dates = era_dates(prices)
+    dates = dates[dates >= days[min(cfg.features.longest_window() + 1, len(days) - 1)]]
+    index = days.get_indexer(dates)
+    known = index + cfg.targets.lag + cfg.targets.horizon < len(days)
+    embargo = (
+        cfg.embargo_eras
+        if cfg.embargo_eras is not None
+        else -(-(cfg.targets.horizon + cfg.targets.lag) // 5) + 1
+    )
+    return plan_splits(dates, known, cfg, embargo)
+
+
 def build_round(
     prices: pd.DataFrame,
     *,
@@ -152,20 +175,10 @@ def build_round(
     if (Path(out_dir) / "features.json").exists():
         raise ConflictError(f"{out_dir} already holds a round dataset; choose another folder")
     days = pd.DatetimeIndex(np.unique(prices["date"].to_numpy()))
-    dates = era_dates(prices)
     lags = max(cfg.features.lags)
     history = cfg.features.longest_window() + 1 + 5 * lags + 10  # windows, then lagged eras
     future = cfg.targets.lag + max(cfg.targets.horizon, *cfg.targets.aux_horizons) + 1
-    # Only eras with enough history for every feature window are published.
-    dates = dates[dates >= days[min(cfg.features.longest_window() + 1, len(days) - 1)]]
-    index = days.get_indexer(dates)
-    known = index + cfg.targets.lag + cfg.targets.horizon < len(days)
-    embargo = (
-        cfg.embargo_eras
-        if cfg.embargo_eras is not None
-        else -(-(cfg.targets.horizon + cfg.targets.lag) // 5) + 1
-    )
-    splits = plan_splits(dates, known, cfg, embargo)
+    splits = round_splits(prices, cfg)
     labels = published_eras([d for s in splits.values() for d in s])
     # Splits follow each other in time, so date order visits train, validation, then live.
     todo = sorted((d, split) for split, split_dates in splits.items() for d in split_dates)
