@@ -99,8 +99,9 @@ def create_app(
             )
         return await call_next(request)
 
-    from crowdalpha.server import files, rest
+    from crowdalpha.server import files, graphql, rest
 
     app.include_router(files.router)
     app.include_router(rest.router, prefix="/v1")
+    app.include_router(graphql.router)
     return app
