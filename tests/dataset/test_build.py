@@ -192,3 +192,30 @@ def test_building_in_time_blocks_changes_nothing(
         )
     whole = (outs["whole"] / "features.json").read_text()
     assert whole == (outs["blocks"] / "features.json").read_text()
+
+
+def test_the_round_publishes_the_example_models_predictions(built: dict[str, object]) -> None:
+    from crowdalpha import scoring
+    from crowdalpha.dataset.audit import example_model_corr
+    from crowdalpha.submissions import load_and_validate
+
+    public = Path(str(built["root"])) / "public"
+    live = pd.read_parquet(public / "live.parquet", columns=["era"])
+    validation = pd.read_parquet(public / "validation.parquet", columns=["era", "target"])
+    # the live example predictions are a valid submission as they stand
+    raw = (public / "live_example_preds.parquet").read_bytes()
+    accepted = load_and_validate(raw, list(live.index), filename="live_example_preds.parquet")
+    assert accepted.live_rows == len(live)
+    preds = pd.read_parquet(public / "validation_example_preds.parquet")
+    assert list(preds.columns) == ["prediction"] and preds.index.name == "id"
+    assert sorted(preds.index) == sorted(validation.index)
+    assert preds["prediction"].between(0, 1).all()
+    # they are the example model's: the same validation CORR as the audit's measurement
+    # (ranking within an era changes no era's CORR)
+    corr = scoring.numerai_corr_by_era(
+        preds.rename(columns={"prediction": "example"}),
+        validation["target"].reindex(preds.index),
+        validation["era"].reindex(preds.index),
+    )["example"].mean()
+    assert corr == pytest.approx(example_model_corr(public), abs=1e-6)
+    assert corr > 0

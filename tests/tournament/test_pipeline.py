@@ -134,7 +134,18 @@ def test_a_tournament_runs_on_pipeline_rounds(
     assert t.tick().opened == [1]
     ids = t.live_ids(1)
     files = {n: t.store.get(t.dataset_key(1, n)) for n in data.publish(1, clock.now()).files}
-    assert sorted(files) == ["features.json", "live.parquet", "train.parquet", "validation.parquet"]
+    assert sorted(files) == [
+        "features.json",
+        "live.parquet",
+        "live_example_preds.parquet",
+        "train.parquet",
+        "validation.parquet",
+        "validation_example_preds.parquet",
+    ]
+    # the example predictions are a valid submission for the live ids as they stand
+    example = parquet(files["live_example_preds.parquet"])
+    assert sorted(example.index) == sorted(ids)
+    assert example["prediction"].between(0, 1).all() and example["prediction"].std() > 0
     live = parquet(files["live.parquet"])
     assert list(live.index) == ids and len(ids) == len(set(ids)) > 100
     assert set(live["data_type"]) == {"live"} and live["target"].isna().all()

@@ -506,23 +506,15 @@ def example_model_corr(public_dir: str | Path, *, ridge: float = 10.0) -> float:
     build tests, so modes can be compared by what they cost it.
     """
     from crowdalpha import scoring
+    from crowdalpha.dataset.example import fit_example_model, predict_file
 
     public = Path(public_dir)
-    if ridge <= 0:
-        raise InvalidParameterError("ridge must be positive")
-    columns = _feature_columns(public)
-    train = pd.read_parquet(public / "train.parquet", columns=[*columns, "target"])
-    train = train.dropna(subset=["target"])
-    x = train[columns].to_numpy(np.float32) - 2.0
-    y = train["target"].to_numpy(np.float64) - 0.5
-    del train
-    gram = (x.T @ x).astype(np.float64) + ridge * len(x) * np.eye(x.shape[1])
-    weights = np.linalg.solve(gram, x.T.astype(np.float64) @ y)
-    del x
-    validation = pd.read_parquet(public / "validation.parquet", columns=[*columns, "target", "era"])
-    preds = pd.DataFrame(
-        {"ridge": (validation[columns].to_numpy(np.float32) - 2.0) @ weights},
-        index=validation.index,
+    model = fit_example_model(public, ridge=ridge)
+    preds = predict_file(model, public / "validation.parquet")
+    validation = pd.read_parquet(public / "validation.parquet", columns=["target"])
+    per_era = scoring.numerai_corr_by_era(
+        preds[["prediction"]].rename(columns={"prediction": "ridge"}),
+        validation["target"].reindex(preds.index),
+        preds["era"],
     )
-    per_era = scoring.numerai_corr_by_era(preds, validation["target"], validation["era"])
     return float(per_era["ridge"].mean())

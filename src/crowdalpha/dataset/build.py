@@ -32,6 +32,7 @@ import pandas as pd
 
 from crowdalpha import __version__
 from crowdalpha.dataset.cache import CachedEra, EraCache, day_hashes, era_key, settings_key
+from crowdalpha.dataset.example import write_example_predictions
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
 from crowdalpha.dataset.layout import EraRows, RoundWriter, Split
 from crowdalpha.dataset.obfuscate import (
@@ -73,6 +74,9 @@ class BuildConfig:
     #: The noise of the ``"noisy"`` mode (standard deviation on ranks in (0, 1)) or of the
     #: ``"composite"`` mode (in standard deviations of a composite); None: default.
     noise: float | None = None
+    #: Publish the example model's validation and live predictions with the round
+    #: (:mod:`crowdalpha.dataset.example`).
+    example_predictions: bool = True
     #: The ``"composite"`` mode's mixes (see :func:`crowdalpha.dataset.obfuscate.fit_mix`).
     mix: Mix | None = None
 
@@ -270,6 +274,8 @@ def build_round(
         writer.close(completed=False)
         raise
     writer.close()
+    if cfg.example_predictions:
+        write_example_predictions(out_dir)
     return BuildReport(
         out_dir=Path(out_dir),
         operator_dir=Path(operator_dir),

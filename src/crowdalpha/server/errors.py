@@ -23,12 +23,14 @@ from crowdalpha.errors import (
     LimitExceededError,
     NotFoundError,
     PermissionDeniedError,
+    StakeLimitError,
     SubmissionFileError,
 )
 
 __all__ = ["error_body", "graphql_error", "http_status", "install_error_handlers"]
 
 _STATUS: tuple[tuple[type[CrowdAlphaError], int], ...] = (
+    (StakeLimitError, 409),  # a configured risk limit: retrying will not help
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
@@ -40,7 +42,10 @@ _STATUS: tuple[tuple[type[CrowdAlphaError], int], ...] = (
 
 def http_status(exc: CrowdAlphaError) -> int:
     """The HTTP status of an error: by category, most specific first."""
-    if isinstance(exc, SubmissionFileError) and exc.details.get("reason") == "too_large":
+    if isinstance(exc, SubmissionFileError | LimitExceededError) and exc.details.get("reason") in (
+        "too_large",
+        "body_too_large",
+    ):
         return 413
     for cls, status in _STATUS:
         if isinstance(exc, cls):

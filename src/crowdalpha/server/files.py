@@ -39,7 +39,7 @@ async def upload(token: str, request: Request, context: Context) -> dict[str, st
         if len(body) > limit:
             raise LimitExceededError(
                 f"the upload is larger than the {limit:,}-byte limit",
-                details={"limit": limit},
+                details={"limit": limit, "reason": "body_too_large"},
             )
     context.tournament.store.put(str(facts["key"]), bytes(body))
     return {"status": "stored"}

@@ -67,6 +67,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
+from crowdalpha.dataset.example import EXAMPLE_FILES
 from crowdalpha.dataset.features import FeatureEngine, era_dates
 from crowdalpha.dataset.layout import SPLITS
 from crowdalpha.dataset.obfuscate import MISSING_BIN, Vault
@@ -78,7 +79,11 @@ from crowdalpha.tournament.data import Outcome, PublishedDataset
 __all__ = ["BENCHMARK_COLUMN", "PUBLIC_FILES", "PipelineRoundData"]
 
 #: The files of a round that participants download, in the order they are published.
-PUBLIC_FILES: tuple[str, ...] = (*(f"{split}.parquet" for split in SPLITS), "features.json")
+PUBLIC_FILES: tuple[str, ...] = (
+    *(f"{split}.parquet" for split in SPLITS),
+    "features.json",
+    *EXAMPLE_FILES.values(),
+)
 #: The benchmark model's column in :attr:`Outcome.benchmarks`.
 BENCHMARK_COLUMN = "ridge_small"
 #: Rounds whose live rows (ids, tickers, features, benchmarks) are kept in memory.

@@ -188,6 +188,12 @@ def _check_amount(amount: int) -> int:
     return amount
 
 
+def _scoped(key: str | None, account_id: int) -> str | None:
+    """Participants' idempotency keys live in their account's namespace: one account's key
+    can neither replay nor block another's."""
+    return None if key is None else f"account:{account_id}:{key}"
+
+
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()
 
@@ -596,7 +602,8 @@ class Tournament:
                 )
                 return {"entry": entry.id}
 
-            self._once(session, key, "stake_increase", _fingerprint(model_id, amount), body)
+            scoped = _scoped(key, model.account_id)
+            self._once(session, scoped, "stake_increase", _fingerprint(model_id, amount), body)
 
         self._run(op)
         return self.stake_info(model_id)
@@ -678,7 +685,8 @@ class Tournament:
                 )
                 return {"entry": entry.id}
 
-            self._once(session, key, "stake_decrease", _fingerprint(model_id, amount), body)
+            scoped = _scoped(key, model.account_id)
+            self._once(session, scoped, "stake_decrease", _fingerprint(model_id, amount), body)
 
         self._run(op)
         return self.stake_info(model_id)
@@ -1131,6 +1139,7 @@ class Tournament:
         now = self.clock.now()
         digest = hashlib.sha256(data).hexdigest()
         fingerprint = _fingerprint(model_id, round_number, digest)
+        key = _scoped(key, self.model(model_id).account_id)
         if key is not None:
             earlier = self._submission_for_key(key, fingerprint)
             if earlier is not None:

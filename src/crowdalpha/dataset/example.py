@@ -1,0 +1,155 @@
+"""The example model and the example predictions published with every round.
+
+The example model is deliberately simple and frugal: a ridge regression of the main target
+on the int8 bins (centred on the middle bin), fitted on the round's train file one row group
+— one era — at a time, so memory holds one era plus a features × features matrix. Every
+round publishes its predictions, as Numerai does, so participants can check their set-up
+end to end (``validation_example_preds.parquet``, ``live_example_preds.parquet``: index
+``id``, column ``prediction``, ranks in (0, 1) per era). The privacy audit uses the same
+model to measure what an obfuscation mode costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crowdalpha.dataset.obfuscate import MISSING_BIN
+from crowdalpha.errors import InvalidInputError, InvalidParameterError
+
+__all__ = [
+    "EXAMPLE_FILES",
+    "ExampleModel",
+    "fit_example_model",
+    "predict_file",
+    "write_example_predictions",
+]
+
+#: The example prediction files of a round, by the split they predict.
+EXAMPLE_FILES = {
+    "validation": "validation_example_preds.parquet",
+    "live": "live_example_preds.parquet",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class ExampleModel:
+    """Ridge weights over named features (bins centred on the middle bin)."""
+
+    features: tuple[str, ...]
+    weights: npt.NDArray[np.float64]
+
+    def predict(self, table: pa.Table) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = _centred(table, self.features) @ self.weights
+        return out
+
+
+def _centred(table: pa.Table, names: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The named int8 bin columns as a float ``(rows, features)`` matrix, centred."""
+    if not names:
+        return np.zeros((table.num_rows, 0))
+    columns = [table.column(n).to_numpy(zero_copy_only=False) for n in names]
+    return np.column_stack(columns).astype(np.float64) - float(MISSING_BIN)
+
+
+def _feature_set(public: Path, feature_set: str) -> list[str]:
+    try:
+        sets = json.loads((public / "features.json").read_text())["feature_sets"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise InvalidInputError(f"{public} holds no readable features.json: {exc}") from None
+    if feature_set not in sets:
+        raise InvalidParameterError(
+            f"no feature set {feature_set!r} in {public}; have {', '.join(sorted(sets))}"
+        )
+    return list(sets[feature_set])
+
+
+def fit_example_model(
+    public_dir: str | Path, *, feature_set: str = "all", ridge: float = 10.0
+) -> ExampleModel:
+    """Fit the example model on a round's train file, one era (row group) at a time.
+
+    Rows without a main target are left out; the penalty is ``ridge`` × rows.
+    """
+    if ridge <= 0:
+        raise InvalidParameterError("ridge must be positive")
+    public = Path(public_dir)
+    names = _feature_set(public, feature_set)
+    train = pq.ParquetFile(public / "train.parquet")
+    k = len(names)
+    xtx = np.zeros((k, k))
+    xty = np.zeros(k)
+    rows = 0
+    for group in range(train.num_row_groups):
+        table = train.read_row_group(group, columns=[*names, "target"])
+        y = table.column("target").to_numpy(zero_copy_only=False).astype(np.float64)
+        ok = np.isfinite(y)
+        x = _centred(table, names)[ok]
+        xtx += x.T @ x
+        xty += x.T @ (y[ok] - 0.5)
+        rows += int(ok.sum())
+    if rows == 0:
+        raise InvalidInputError(f"{public / 'train.parquet'} has no rows with a target")
+    weights = np.asarray(np.linalg.solve(xtx + ridge * rows * np.eye(k), xty), dtype=np.float64)
+    return ExampleModel(tuple(names), weights)
+
+
+def predict_file(model: ExampleModel, path: str | Path) -> pd.DataFrame:
+    """The model's raw predictions for a split file: columns ``era`` and ``prediction``."""
+    parquet = pq.ParquetFile(path)
+    frames = []
+    for group in range(parquet.num_row_groups):
+        table = parquet.read_row_group(group, columns=["id", "era", *model.features])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "era": table.column("era").to_pylist(),
+                    "prediction": model.predict(table),
+                },
+                index=pd.Index([str(i) for i in table.column("id").to_pylist()], name="id"),
+            )
+        )
+    if not frames:
+        return pd.DataFrame({"era": [], "prediction": []}, index=pd.Index([], name="id"))
+    return pd.concat(frames)
+
+
+def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_example_predictions(
+    public_dir: str | Path, *, feature_set: str = "all", ridge: float = 10.0
+) -> dict[str, Path]:
+    """Fit the example model and write its validation and live predictions.
+
+    Predictions are ranked within each era into (0, 1], so the live file is a valid
+    submission as it stands. Written atomically; returns the paths by split.
+    """
+    public = Path(public_dir)
+    model = fit_example_model(public, feature_set=feature_set, ridge=ridge)
+    written: dict[str, Path] = {}
+    for split, name in EXAMPLE_FILES.items():
+        raw = predict_file(model, public / f"{split}.parquet")
+        ranked = raw.groupby("era")["prediction"].rank(method="average", pct=True)
+        out = public / name
+        _write_atomically(ranked.to_frame("prediction").astype(np.float32), out)
+        written[split] = out
+    return written
