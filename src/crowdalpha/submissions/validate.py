@@ -788,6 +788,23 @@ def _live_index(live_ids: LiveIds, id_col: str) -> pd.Index:
                 details={"reason": "unsupported_id_column", "column": id_col},
             )
         live: pd.Index = pd.Index(live_ids[id_col].dropna())
+    elif (
+        isinstance(live_ids, pd.Index)
+        and live_ids.dtype != object
+        and pd.api.types.is_string_dtype(live_ids.dtype)
+    ):
+        # Already strings (e.g. the tournament's cached index of a round): reuse it as it is,
+        # so its hash table — built once — serves every upload of the round.
+        live = live_ids
+        if len(live) == 0:
+            raise InvalidParameterError("live_ids is empty: there is nothing to predict")
+        if live.hasnans:
+            raise InvalidParameterError("live_ids contain missing values")
+        if not live.is_unique:
+            raise InvalidParameterError(
+                f"live_ids repeat ids, e.g. {_join(pd.unique(live[live.duplicated()])[:_EXAMPLES])}"
+            )
+        return live
     else:
         live = pd.Index(live_ids)
     if len(live) == 0:

@@ -14,6 +14,7 @@ import hmac
 import io
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -231,6 +232,8 @@ class Tournament:
         self.config = config or TournamentConfig()
         self.clock = clock or SystemClock()
         self._factory = session_factory(engine)
+        self._live_cache: dict[int, pd.Index] = {}
+        self._cache_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -739,6 +742,18 @@ class Tournament:
         ids: list[str] = json.loads(self.store.get(_round_key(number, "live_ids.json")))
         return ids
 
+    def _live_index(self, number: int, key: str) -> pd.Index:
+        """A round's live ids as an Index, kept in memory: they never change once the round
+        is open, and every upload of the round is validated against them."""
+        cached = self._live_cache.get(number)
+        if cached is None:
+            cached = pd.Index(json.loads(self.store.get(key)), name="id").astype(str)
+            with self._cache_lock:
+                self._live_cache[number] = cached
+                while len(self._live_cache) > 8:
+                    self._live_cache.pop(min(self._live_cache))
+        return cached
+
     def dataset_key(self, number: int, name: str) -> str:
         info = self.round(number)
         return f"datasets/{info.dataset_version}/{name}"
@@ -1139,24 +1154,33 @@ class Tournament:
         now = self.clock.now()
         digest = hashlib.sha256(data).hexdigest()
         fingerprint = _fingerprint(model_id, round_number, digest)
-        key = _scoped(key, self.model(model_id).account_id)
+
+        def target(session: Session) -> tuple[int, int, str, str]:
+            account_id = self._model(session, model_id).account_id
+            if round_number is None:
+                row = session.scalar(
+                    select(Round)
+                    .where(Round.state == RoundState.OPEN.value)
+                    .order_by(Round.number.desc())
+                    .limit(1)
+                )
+                if row is None:
+                    raise RoundStateError("no round is open for submissions right now")
+            else:
+                row = self._round(session, round_number)
+            return account_id, row.number, row.state, row.live_ids_key
+
+        account_id, number, state, live_key = self._run(target)
+        key = _scoped(key, account_id)
         if key is not None:
             earlier = self._submission_for_key(key, fingerprint)
             if earlier is not None:
                 return earlier
-        number = round_number
-        if number is None:
-            current = self.current_round()
-            if current is None:
-                raise RoundStateError("no round is open for submissions right now")
-            number = current.number
-        info = self.round(number)
-        if info.state == RoundState.RESOLVED.value:
+        if state == RoundState.RESOLVED.value:
             raise RoundStateError(f"round {number} is resolved; it takes no more submissions")
-        self.model(model_id)
         validated = load_and_validate(
             data,
-            self.live_ids(number),
+            self._live_index(number, live_key),
             filename=filename,
             max_bytes=self.config.max_upload_bytes,
         )
@@ -1208,7 +1232,7 @@ class Tournament:
             self.store.delete(storage_key + suffix)
             self.store.delete(storage_key + ".npy")
             raise
-        stored = self._run(lambda s: s.get(Submission, recorded.id))
+        stored = None if key is None else self._run(lambda s: s.get(Submission, recorded.id))
         if stored is not None and stored.storage_key != storage_key:
             # a concurrent retry under the same key recorded its own copy first
             self.store.delete(storage_key + suffix)
