@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from crowdalpha.cli import app
@@ -46,7 +47,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_and_stops_cleanly(tmp_path: Path, workers: int) -> None:
     port = _free_port()
     env = {**os.environ, "CROWDALPHA_HOME": str(tmp_path), "CROWDALPHA_SYNTHETIC_ROWS": "50"}
     proc = subprocess.Popen(
@@ -57,6 +59,8 @@ def test_serve_answers_and_stops_cleanly(tmp_path: Path) -> None:
             "serve",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             "--tick-interval",
             "0.5",
         ],

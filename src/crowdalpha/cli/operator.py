@@ -48,15 +48,45 @@ def serve(
     tick_interval: Annotated[
         float | None, typer.Option(help="Seconds between clock ticks (0: never).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (the clock runs in one of them).")
+    ] = 1,
 ) -> None:
     """Run the tournament server: REST API, Numerai's GraphQL API and the round clock."""
+    import os
+
     import uvicorn
 
     from crowdalpha.runtime import open_tournament
     from crowdalpha.server import create_app
 
     settings = settings_from(home, database_url, host=host, port=port, tick_interval=tick_interval)
-    tournament = open_tournament(settings)
+    tournament = open_tournament(settings)  # migrates the database once, before any worker
+    if workers > 1:
+        # the worker processes read their settings from the environment
+        for name, value in (
+            ("HOME", settings.home),
+            ("DATABASE_URL", settings.database_url),
+            ("HOST", settings.host),
+            ("PORT", settings.port),
+            ("TICK_INTERVAL", settings.tick_interval),
+        ):
+            if value is not None:
+                os.environ[f"CROWDALPHA_{name}"] = str(value)
+        tournament.engine.dispose()
+        console.print(
+            f"crowdalpha serving on [bold]{settings.resolved_public_url}[/] with {workers} "
+            "processes — REST /v1 (docs at /docs), GraphQL /graphql"
+        )
+        uvicorn.run(
+            "crowdalpha.server.asgi:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+        )
+        return
     app = create_app(tournament, settings)
     console.print(
         f"crowdalpha serving on [bold]{settings.resolved_public_url}[/] — REST /v1 (docs at "

@@ -2,12 +2,14 @@
 
 ``uvicorn --factory crowdalpha.server.asgi:app_from_environment --workers 2`` (what
 ``crowdalpha serve --workers N`` runs) starts several processes on one port, each with
-its own engine on the same database and folder; the round clock runs in the first one only
-(each process would tick idempotently, but once is enough).
+its own engine on the same database and folder; the round clock runs in one of them only —
+the one holding an exclusive lock on ``{home}/clock.lock`` (released by the system when
+that process exits). Ticking is idempotent, so this only saves work.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 from fastapi import FastAPI
@@ -18,22 +20,21 @@ from crowdalpha.settings import Settings
 
 __all__ = ["app_from_environment"]
 
-CLOCK_ENV = "CROWDALPHA_CLOCK_LOCK"
+_held: list[int] = []  # the lock's file descriptor, kept open for the process's life
 
 
 def _claim_clock(settings: Settings) -> bool:
-    """True for the one process that should run the clock (the first to create the lock)."""
+    """True for the one process that should run the clock."""
     if settings.tick_interval <= 0:
         return False
-    marker = os.environ.get(CLOCK_ENV)
-    if marker is None:
-        return True
+    settings.home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.home / "clock.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
         return False
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
+    _held.append(fd)
     return True
 
 
