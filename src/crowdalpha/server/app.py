@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crowdalpha import __version__
 from crowdalpha.server.context import ServerContext
@@ -46,6 +47,36 @@ async def run_clock(tournament: Tournament, interval: float) -> None:
         except Exception:
             log.exception("the round clock failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
+
+
+class BodyLimit:
+    """Refuse a request whose declared body is over the limit with 413, before reading it.
+
+    Pure ASGI (no per-request task or body buffering); bodies sent without a length are
+    counted by the routes that read them.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if not value.isdigit() or int(value) > self.limit:
+                        response = JSONResponse(
+                            error_body(
+                                "limit_exceeded",
+                                f"the request body is larger than the {self.limit:,}-byte limit",
+                                {"limit": self.limit},
+                            ),
+                            status_code=413,
+                        )
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -82,26 +113,13 @@ def create_app(
     app.state.context = context
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        limit = settings.max_upload_bytes
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse(
-                error_body(
-                    "limit_exceeded",
-                    f"the request body is larger than the {limit:,}-byte limit",
-                    {"limit": limit},
-                ),
-                status_code=413,
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
 
+    from crowdalpha import web
     from crowdalpha.server import files, graphql, rest
 
     app.include_router(files.router)
     app.include_router(rest.router, prefix="/v1")
     app.include_router(graphql.router)
+    web.mount_web(app)  # the web UI's pages
     return app
