@@ -20,7 +20,9 @@ def test_version() -> None:
 
 
 def test_demo_scores_every_model() -> None:
-    result = runner.invoke(app, ["demo", "--eras", "6", "--rows", "300", "--features", "20"])
+    result = runner.invoke(
+        app, ["scoring-demo", "--eras", "6", "--rows", "300", "--features", "20"]
+    )
     assert result.exit_code == 0, result.output
     for model in ("sharp", "steady", "random", "copycat"):
         assert model in result.output
@@ -28,7 +30,7 @@ def test_demo_scores_every_model() -> None:
 
 
 def test_demo_refuses_bad_options_without_traceback() -> None:
-    result = runner.invoke(app, ["demo", "--eras", "1"])
+    result = runner.invoke(app, ["scoring-demo", "--eras", "1"])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from crowdalpha import __version__
 from crowdalpha.cli.admin import db_app, ledger_app
 from crowdalpha.cli.data import data_app
+from crowdalpha.cli.living import demo
 from crowdalpha.cli.operator import admin_app, rounds_app, serve, tick
 from crowdalpha.cli.participant import register as register_participant_commands
 from crowdalpha.cli.simulate import simulate
@@ -32,6 +33,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(rounds_app, name="rounds")
 app.command()(serve)
 app.command()(tick)
+app.command()(demo)
 app.command()(simulate)
 register_participant_commands(app)
 
@@ -42,8 +44,8 @@ def version() -> None:
     console.print(f"crowdalpha {__version__}")
 
 
-@app.command()
-def demo(
+@app.command("scoring-demo")
+def scoring_demo(
     eras: Annotated[int, typer.Option(min=2, help="Eras of generated history.")] = 52,
     rows: Annotated[int, typer.Option(min=50, help="Rows (stocks) per era.")] = 2000,
     features: Annotated[int, typer.Option(min=2, help="int8 features per row.")] = 100,

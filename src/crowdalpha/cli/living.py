@@ -1,0 +1,97 @@
+"""``crowdalpha demo``: a living tournament — set it up, then serve it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console()
+
+
+def demo(
+    home: Annotated[
+        Path, typer.Option(help="Where the demo lives (reused when it already holds one).")
+    ] = Path("crowdalpha-demo"),
+    port: Annotated[int, typer.Option(help="Port of the web UI and both APIs.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    stocks: Annotated[int, typer.Option(min=50, help="Stocks in the simulated market.")] = 300,
+    days: Annotated[int, typer.Option(min=400, help="Trading days of history.")] = 800,
+    rounds: Annotated[int, typer.Option(min=1, help="Weekly rounds played at set-up.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the market and the bots.")] = 0,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving after the set-up (--no-serve: set up and stop).")
+    ] = True,
+) -> None:
+    """Set up a living tournament — market, datasets, operator, bots, weeks of rounds — and
+    serve it with the web UI, the REST API and Numerai's GraphQL API."""
+    from crowdalpha.demo import STATE_FILE, DemoConfig, open_demo, set_up_demo
+
+    if (home / STATE_FILE).exists():
+        console.print(f"Reopening the demo in {home} (delete the folder for a fresh one).")
+        demo_state = open_demo(home)
+    else:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = int(bar.add_task(step, total=total))
+                bar.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
+
+            demo_state = set_up_demo(
+                home,
+                DemoConfig(stocks=stocks, days=days, rounds=rounds, seed=seed),
+                progress=progress,
+            )
+    t = demo_state.tournament
+    resolved = [r for r in t.rounds() if r.state == "resolved"]
+    supply = t.supply()
+    console.print(
+        f"{len(t.rounds())} rounds ({len(resolved)} resolved), {len(t.models())} models; "
+        f"{supply.burned / 10**18:,.2f} NMR burned, {supply.minted / 10**18:,.0f} NMR minted"
+    )
+    if not serve:
+        return
+    import uvicorn
+
+    from crowdalpha.server import create_app
+
+    url = f"http://{host}:{port}"
+    settings = demo_state.settings.model_copy(
+        update={"host": host, "port": port, "public_url": url}
+    )
+    app = create_app(t, settings)
+    console.print(
+        Panel.fit(
+            f"[bold]crowdalpha demo[/] at [bold cyan]{url}[/]  (web UI; REST at {url}/docs; "
+            f"GraphQL at {url}/graphql)\n\n"
+            f"participant [bold]{demo_state.participant}[/], model "
+            f"[bold]{demo_state.model}[/], API key (sign in on the web page with it):\n"
+            f"  public id  {demo_state.public_id}\n  secret     {demo_state.secret_key}\n\n"
+            "Try:\n"
+            f"1. crowdalpha login --url {url} --public-id {demo_state.public_id} "
+            f"--secret-key {demo_state.secret_key} && crowdalpha download --dest data\n"
+            f"2. CROWDALPHA_PUBLIC_ID={demo_state.public_id} "
+            f"CROWDALPHA_SECRET_KEY='{demo_state.secret_key}' python examples/example_model.py "
+            f"--data data --out predictions.csv --upload {url} --model {demo_state.model}\n"
+            '3. python -c "import numerapi, numerapi.base_api as b; '
+            f"b.API_TOURNAMENT_URL='{url}/graphql'; "
+            f"napi = numerapi.NumerAPI('{demo_state.public_id}', '{demo_state.secret_key}'); "
+            "napi.download_dataset('v5.0/live.parquet'); "
+            f"print(napi.upload_predictions('predictions.csv', "
+            f"model_id=napi.get_models()['{demo_state.model}']))\"",
+            title="ready",
+        )
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
