@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-dataset bench-resolve clean
+.PHONY: demo test lint typecheck bench bench-dataset bench-resolve bench-server clean
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -37,6 +37,9 @@ bench-dataset: $(STAMP)
 
 bench-resolve: $(STAMP)
 	$(BIN)/python benchmarks/resolve.py
+
+bench-server: $(STAMP)
+	$(BIN)/python benchmarks/server.py --workers 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
