@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console()
@@ -72,26 +71,31 @@ def demo(
         update={"host": host, "port": port, "public_url": url}
     )
     app = create_app(t, settings)
+    pub, secret, model = demo_state.public_id, demo_state.secret_key, demo_state.model
+    commands = [
+        f"crowdalpha login --url {url} --public-id {pub} --secret-key '{secret}' "
+        "&& crowdalpha download --dest data",
+        f"CROWDALPHA_PUBLIC_ID={pub} CROWDALPHA_SECRET_KEY='{secret}' "
+        f"python examples/example_model.py --data data --out predictions.csv "
+        f"--upload {url} --model {model}",
+        'python -c "import numerapi, numerapi.base_api as b; '
+        f"b.API_TOURNAMENT_URL='{url}/graphql'; napi = numerapi.NumerAPI('{pub}', '{secret}'); "
+        "napi.download_dataset('v5.0/live.parquet'); "
+        f"print(napi.upload_predictions('predictions.csv', "
+        f"model_id=napi.get_models()['{model}']))\"",
+    ]
+    console.rule("[bold]ready")
     console.print(
-        Panel.fit(
-            f"[bold]crowdalpha demo[/] at [bold cyan]{url}[/]  (web UI; REST at {url}/docs; "
-            f"GraphQL at {url}/graphql)\n\n"
-            f"participant [bold]{demo_state.participant}[/], model "
-            f"[bold]{demo_state.model}[/], API key (sign in on the web page with it):\n"
-            f"  public id  {demo_state.public_id}\n  secret     {demo_state.secret_key}\n\n"
-            "Try:\n"
-            f"1. crowdalpha login --url {url} --public-id {demo_state.public_id} "
-            f"--secret-key {demo_state.secret_key} && crowdalpha download --dest data\n"
-            f"2. CROWDALPHA_PUBLIC_ID={demo_state.public_id} "
-            f"CROWDALPHA_SECRET_KEY='{demo_state.secret_key}' python examples/example_model.py "
-            f"--data data --out predictions.csv --upload {url} --model {demo_state.model}\n"
-            '3. python -c "import numerapi, numerapi.base_api as b; '
-            f"b.API_TOURNAMENT_URL='{url}/graphql'; "
-            f"napi = numerapi.NumerAPI('{demo_state.public_id}', '{demo_state.secret_key}'); "
-            "napi.download_dataset('v5.0/live.parquet'); "
-            f"print(napi.upload_predictions('predictions.csv', "
-            f"model_id=napi.get_models()['{demo_state.model}']))\"",
-            title="ready",
-        )
+        f"crowdalpha demo at [bold cyan]{url}[/] — the web UI; REST at {url}/docs; "
+        f"GraphQL at {url}/graphql"
     )
+    console.print(
+        f"participant [bold]{demo_state.participant}[/], model [bold]{model}[/]; API key "
+        "(sign in on the web page with it, or use it below):"
+    )
+    console.print(f"  public id  {pub}\n  secret     {secret}", soft_wrap=True)
+    console.print("Try (from the project folder, with .venv/bin on your PATH):")
+    for number, command in enumerate(commands, 1):
+        console.print(f"{number}. {command}", soft_wrap=True, highlight=False, markup=False)
+    console.rule()
     uvicorn.run(app, host=host, port=port, log_level="warning")
