@@ -80,6 +80,16 @@ def test_a_participant_plays_a_round_with_the_client(
         assert path.read_bytes() == stored
         assert seen[-1] == (len(stored), len(stored))
         assert not path.with_name(path.name + ".part").exists()
+        files = {f.name: f for f in alice.datasets()}
+        assert files["live.parquet"].sha256 == hashlib.sha256(stored).hexdigest()
+        # a part file left by an interrupted download of another file (last week's
+        # live.parquet) is not taken for a prefix of this one: the SHA-256 catches it
+        other = tmp_path / "again"
+        other.mkdir()
+        (other / "live.parquet.part").write_bytes(b"last week's bytes" * 10)
+        again = alice.download_dataset("live.parquet", other)
+        assert again.read_bytes() == stored
+        assert not (other / "live.parquet.part").exists()
 
         body = served.live_csv(current.number)
         sent: list[int] = []

@@ -331,9 +331,29 @@ class Client:
         target = Path(dest) if dest is not None else Path(Path(name).name)
         if target.is_dir():
             target = target / Path(name).name
-        return self.download(
-            files[name].url, target, expected_size=files[name].size_bytes, progress=progress
-        )
+        wanted = files[name]
+        part = target.with_name(target.name + ".part")
+        resumed = part.exists()
+        try:
+            return self.download(
+                wanted.url,
+                target,
+                expected_size=wanted.size_bytes,
+                sha256=wanted.sha256,
+                progress=progress,
+            )
+        except CorruptDownloadError:
+            if not resumed:
+                raise
+            # the part file left by an earlier run belonged to another file (last week's
+            # live.parquet, say): it was deleted; download this one from the start
+            return self.download(
+                wanted.url,
+                target,
+                expected_size=wanted.size_bytes,
+                sha256=wanted.sha256,
+                progress=progress,
+            )
 
     def download(
         self,

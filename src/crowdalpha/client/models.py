@@ -250,10 +250,12 @@ class DatasetFile:
     name: str
     size_bytes: int
     url: str
+    #: The file's SHA-256 (None from servers that do not send it).
+    sha256: str | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> DatasetFile:
-        return cls(d["name"], int(d["size_bytes"]), d["url"])
+        return cls(d["name"], int(d["size_bytes"]), d["url"], d.get("sha256"))
 
 
 @dataclass(frozen=True)

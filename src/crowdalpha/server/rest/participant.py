@@ -8,6 +8,8 @@ operator acts on other accounts through ``/v1/admin``).
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -60,6 +62,7 @@ from crowdalpha.server.rest.schemas import (
     SubmissionOut,
     WalletOut,
 )
+from crowdalpha.storage import FileStore
 from crowdalpha.tournament import Principal
 
 __all__ = ["router"]
@@ -336,6 +339,32 @@ def _dataset_prefix(context: Context, number: int) -> str:
     return f"datasets/{context.tournament.round(number).dataset_version}/"
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def file_sha256(store: FileStore, key: str) -> str:
+    """A stored file's SHA-256, computed once per file version (datasets never change)."""
+    path = store.local_path(key)
+    if path is None:
+        return hashlib.sha256(store.get(key)).hexdigest()
+    stat = path.stat()
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(version)
+    if known is not None:
+        return known
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    with _DIGESTS_LOCK:
+        if len(_DIGESTS) > 10_000:
+            _DIGESTS.clear()
+        _DIGESTS[version] = digest.hexdigest()
+    return _DIGESTS[version]
+
+
 @router.get(
     "/rounds/{number}/datasets",
     tags=["datasets"],
@@ -353,6 +382,7 @@ def list_datasets(
         DatasetFileOut(
             name=key[len(prefix) :],
             size_bytes=store.size(key),
+            sha256=file_sha256(store, key),
             url=context.download_url(key),
         )
         for key in store.keys(prefix)

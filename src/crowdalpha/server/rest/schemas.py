@@ -315,6 +315,7 @@ class RoundOut(BaseModel):
 class DatasetFileOut(BaseModel):
     name: str
     size_bytes: int
+    sha256: str = Field(description="The file's SHA-256: check a (resumed) download with it")
     url: str = Field(description="Signed, expiring download URL (supports Range requests)")
 
 
