@@ -41,3 +41,15 @@ def test_the_demo_sets_up_a_living_tournament_and_reopens_it(tmp_path: Path) -> 
 
     again = CliRunner().invoke(app, ["demo", "--home", str(home), "--no-serve"])
     assert again.exit_code == 0 and "Reopening the demo" in again.output
+
+    # while it is served, weeks go by: the reopened demo's bots (found again by name)
+    # submit to the open round, which then closes, and the next one opens
+    reopened = open_demo(home)
+    open_before = current.number
+    reopened.next_week()
+    t2 = reopened.tournament
+    assert t2.round(open_before).state == "closed"
+    assert t2.round(open_before).submissions >= 40
+    assert t2.current_round() is not None and t2.current_round().number == open_before + 1
+    assert open_demo(home).clock.now() == reopened.clock.now()  # the state file follows
+    assert t2.check_ledger().ok

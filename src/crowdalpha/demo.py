@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from crowdalpha.dataset.build import BuildConfig
-from crowdalpha.ledger import REWARD_POOL, nmr
+from crowdalpha.ledger import nmr
 from crowdalpha.market import MarketConfig, SimulatedMarket, simulate_market
 from crowdalpha.settings import Settings
 from crowdalpha.simulation.bots import DEFAULT_ROSTER, Bot, RoundView, make_bots
@@ -62,6 +62,21 @@ class DemoTournament:
     model: str
     public_id: str
     secret_key: str
+    market: SimulatedMarket
+    source: PipelineRoundData
+    bots: list[Bot]
+    home: Path
+
+    def next_week(self) -> None:
+        """A simulated week goes by: the bots stake and submit, the clock moves, the
+        tournament ticks (opening, closing, scoring, resolving what is due)."""
+        _play_round(self.tournament, self.market, self.source, self.bots)
+        self.clock.advance(timedelta(days=7))
+        self.tournament.tick()
+        state_path = self.home / STATE_FILE
+        state = json.loads(state_path.read_text())
+        state["now"] = self.clock.now().isoformat()
+        _write_state(state_path, state)
 
 
 def _demo_settings(home: Path) -> Settings:
@@ -167,7 +182,7 @@ def set_up_demo(
     model = t.create_model(person.id, f"{cfg.participant}_model")
     t.grant(person.id, nmr(100))
     key, secret = t.create_api_key(person.id, name="demo participant")
-    state = {
+    state: dict[str, object] = {
         "now": clock.now().isoformat(),
         "seed": cfg.seed,
         "stocks": cfg.stocks,
@@ -179,10 +194,19 @@ def set_up_demo(
         "public_id": key.public_id,
         "secret_key": secret,
     }
-    (root / STATE_FILE).write_text(json.dumps(state, indent=1))
-    (root / STATE_FILE).chmod(0o600)
+    _write_state(root / STATE_FILE, state)
     return DemoTournament(
-        t, clock, _demo_settings(root), cfg.participant, model.name, key.public_id, secret
+        t,
+        clock,
+        _demo_settings(root),
+        cfg.participant,
+        model.name,
+        key.public_id,
+        secret,
+        market,
+        source,
+        bots,
+        root,
     )
 
 
@@ -190,9 +214,10 @@ def open_demo(home: str | Path) -> DemoTournament:
     """Reopen a demo set up earlier under ``home``, at the simulated time it stopped."""
     root = Path(home)
     state = json.loads((root / STATE_FILE).read_text())
-    prices = pd.read_parquet(root / "prices.parquet")
+    cfg = DemoConfig(stocks=int(state["stocks"]), days=int(state["days"]), seed=int(state["seed"]))
+    market = _market(cfg)  # deterministic: the same market the demo was built on
     source = PipelineRoundData(
-        prices,
+        market.prices,
         workdir=root / "pipeline",
         first_live=state["first_live"],
         schedule=Schedule(),
@@ -200,6 +225,10 @@ def open_demo(home: str | Path) -> DemoTournament:
     )
     clock = ManualClock(pd.Timestamp(state["now"]).to_pydatetime())
     t = _tournament(root, source, clock)
+    bots = make_bots(cfg.roster, seed=cfg.seed)
+    for bot in bots:  # the same bots, found again by name
+        bot.account_id = t.account_by_username(bot.name).id
+        bot.model_ids = {name: t.model_by_name(name).id for name, _ in bot.models}
     return DemoTournament(
         t,
         clock,
@@ -208,8 +237,15 @@ def open_demo(home: str | Path) -> DemoTournament:
         state["model"],
         state["public_id"],
         state["secret_key"],
+        market,
+        source,
+        bots,
+        root,
     )
 
 
-def reward_pool(t: Tournament) -> int:
-    return t.balance(REWARD_POOL)
+def _write_state(path: Path, state: dict[str, object]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.chmod(0o600)
+    tmp.replace(path)

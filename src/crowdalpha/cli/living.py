@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from crowdalpha.demo import DemoTournament
 
 console = Console()
 
@@ -25,6 +30,14 @@ def demo(
     serve: Annotated[
         bool, typer.Option(help="Keep serving after the set-up (--no-serve: set up and stop).")
     ] = True,
+    week_every: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="While serving, let a simulated week go by every this many seconds (bots "
+            "submit, rounds open, close and resolve); 0 stops the clock.",
+        ),
+    ] = 300.0,
 ) -> None:
     """Set up a living tournament — market, datasets, operator, bots, weeks of rounds — and
     serve it with the web UI, the REST API and Numerai's GraphQL API."""
@@ -97,5 +110,27 @@ def demo(
     console.print("Try (from the project folder, with .venv/bin on your PATH):")
     for number, command in enumerate(commands, 1):
         console.print(f"{number}. {command}", soft_wrap=True, highlight=False, markup=False)
+    if week_every > 0:
+        console.print(f"A simulated week goes by every {week_every:g} s (--week-every).")
+        threading.Thread(
+            target=_weeks_go_by, args=(demo_state, week_every), daemon=True, name="demo-clock"
+        ).start()
     console.rule()
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _weeks_go_by(demo_state: DemoTournament, seconds: float) -> None:
+    """The demo's clock: a week every ``seconds``, for as long as the server runs."""
+    while True:
+        time.sleep(seconds)
+        try:
+            demo_state.next_week()
+        except Exception as exc:  # keep serving: report and try again next week
+            console.print(f"[red]the demo's week failed[/]: {exc}")
+            continue
+        now = demo_state.clock.now()
+        current = demo_state.tournament.current_round()
+        console.print(
+            f"{now:%Y-%m-%d}: a week went by"
+            + (f"; round {current.number} is open" if current else "")
+        )
