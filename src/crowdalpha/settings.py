@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=0)
     #: How long signed download and upload URLs stay valid, in seconds.
     signed_url_ttl: int = Field(default=3600, gt=0)
+    #: The version folder numerapi clients see datasets under (``v5.0/live.parquet``).
+    dataset_folder: str = "v5.0"
     #: Key that signs those URLs; default: a random key kept in ``{home}/signing.key``.
     signing_key: SecretStr | None = None
 

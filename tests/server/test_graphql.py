@@ -173,7 +173,10 @@ def test_dataset_folder_is_configurable(
     response = h.client.post("/custom/graphql", json={"query": "query { listDatasets }"})
     assert response.json()["data"]["listDatasets"][0] == "v9.9/features.json"
     monkeypatch.setenv("CROWDALPHA_DATASET_FOLDER", "v7")
-    h.app.include_router(graphql.make_router(), prefix="/env")
+    from crowdalpha.settings import Settings
+
+    assert Settings().dataset_folder == "v7"  # a setting like the others (env, .env file)
+    h.app.include_router(graphql.make_router(Settings().dataset_folder), prefix="/env")
     response = h.client.post("/env/graphql", json={"query": "query { listDatasets }"})
     assert response.json()["data"]["listDatasets"][0] == "v7/features.json"
 

@@ -120,6 +120,6 @@ def create_app(
 
     app.include_router(files.router)
     app.include_router(rest.router, prefix="/v1")
-    app.include_router(graphql.router)
+    app.include_router(graphql.make_router(settings.dataset_folder))
     web.mount_web(app)  # the web UI's pages
     return app

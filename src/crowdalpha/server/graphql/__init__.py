@@ -20,7 +20,8 @@ What the client needs, and how it gets it:
 - The tournament is Classic (``8``); asking for another is refused with a clear message.
 - Datasets: the current round's files are advertised under a stable version folder
   (``v5.0/live.parquet``, plus ``v5.0/live_<round>.parquet``; the folder is
-  ``CROWDALPHA_DATASET_FOLDER`` or :func:`make_router`'s argument) and served by signed,
+  ``Settings.dataset_folder``, i.e. ``CROWDALPHA_DATASET_FOLDER``, or :func:`make_router`'s
+  argument) and served by signed,
   expiring URLs with Range support.
 - Uploads: ``submission_upload_auth`` hands out an opaque, account-bound name and a signed
   PUT URL; ``create_submission`` validates the stored file through ``Tournament.submit`` (the
@@ -39,7 +40,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -119,9 +119,7 @@ def execute(
 
 def make_router(dataset_folder: str | None = None) -> APIRouter:
     """The ``/graphql`` route; datasets are advertised under ``dataset_folder``."""
-    folder = (
-        dataset_folder or os.environ.get("CROWDALPHA_DATASET_FOLDER") or DEFAULT_DATASET_FOLDER
-    ).strip("/")
+    folder = (dataset_folder or DEFAULT_DATASET_FOLDER).strip("/")
     api = APIRouter(tags=["numerai"])
 
     @api.post(
