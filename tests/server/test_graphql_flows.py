@@ -309,7 +309,7 @@ def test_scores_payouts_and_leaderboard(
     upload(h, bob, "gamma", good_file(h, seed=3, noise=1.0))
     alpha = str(alice.models["alpha"])
 
-    h.advance(timedelta(days=7))  # closed: pending payouts, atRisk unknown yet
+    h.advance(timedelta(days=7))  # closed: pending payouts, stakes frozen at risk
     pending = h.data_of(PAYOUTS, {"tournament": 8}, who=alice)["pendingModelPayouts"]
     assert pending["actual"] == []
     assert sorted(p["modelName"] for p in pending["pending"]) == ["alpha", "beta"]
@@ -321,7 +321,9 @@ def test_scores_payouts_and_leaderboard(
     assert all(s["resolved"] is False for s in provisional)
     perf = h.data_of(PERFORMANCES, {"modelId": alpha, "tournament": 8})
     first = perf["v2RoundModelPerformances"][-1]
-    assert first["roundNumber"] == 1 and first["atRisk"] is None
+    assert first["roundNumber"] == 1 and first["atRisk"] == "50.000000000000000000"
+    beta = h.data_of(PERFORMANCES, {"modelId": str(alice.models["beta"]), "tournament": 8})
+    assert beta["v2RoundModelPerformances"][-1]["atRisk"] == "0.000000000000000000"
     assert len(first["intraRoundSubmissionScores"]) == 4
 
     h.advance(timedelta(days=21))  # resolved

@@ -68,6 +68,8 @@ def test_a_round_from_opening_to_payouts(
     assert report.closed == [1] and report.opened == [2]
     assert t.round(1).state == "closed"
     assert t.round(1).total_at_risk == nmr(100) + nmr(50) + nmr(150)  # idle has no submission
+    assert t.stakes_at_risk(good.id) == {1: nmr(100)} and t.stakes_at_risk(bad.id) == {1: nmr(150)}
+    assert t.stakes_at_risk(idle.id) == {1: 0}  # staked, but no on-time submission
 
     # a late submission is accepted, marked late, and never staked
     late = t.submit(idle.id, predictions_csv(ids, preds[noisy.id]), round_number=1)

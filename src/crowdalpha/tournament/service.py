@@ -591,6 +591,20 @@ class Tournament:
 
         return self._run(op)
 
+    def stakes_at_risk(self, model_id: int) -> dict[int, int]:
+        """The model's stake at risk in each closed round (frozen at the close), by number."""
+
+        def op(session: Session) -> dict[int, int]:
+            self._model(session, model_id)
+            rows = session.execute(
+                select(Round.number, RoundStake.stake_at_risk)
+                .join(RoundStake, RoundStake.round_id == Round.id)
+                .where(RoundStake.model_id == model_id)
+            ).all()
+            return {int(number): int(risk) for number, risk in rows}
+
+        return self._run(op)
+
     def increase_stake(self, model_id: int, amount: int, *, key: str | None = None) -> StakeInfo:
         """Move ``amount`` from the owner's wallet to the model's stake, at once."""
         _check_amount(amount)

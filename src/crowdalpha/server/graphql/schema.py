@@ -643,6 +643,7 @@ def _v2_round_model_performances(
     numbers = {s.round_number for s in t.submissions(model_id=model.id) if s.selected}
     numbers |= set(payouts) | {r.info.number for r in rows}
     current_stake = t.stake_info(model.id).stake
+    frozen = t.stakes_at_risk(model.id)
     multipliers = _payout_multipliers(t)
     out = []
     for number in sorted(numbers, reverse=True):
@@ -653,10 +654,8 @@ def _v2_round_model_performances(
             at_risk: str | None = amount(paid.stake_at_risk)
         elif round_info.state == RoundState.OPEN.value:
             at_risk = amount(current_stake)
-        elif _resolved(round_info):
-            at_risk = amount(0)
-        else:
-            at_risk = None  # frozen at the close; the core has no view of it yet
+        else:  # frozen at the close (0: no stake, or no on-time submission)
+            at_risk = amount(frozen.get(number, 0))
         payout = paid.amount if paid is not None else None
         out.append(
             RoundModelPerformance(
@@ -697,7 +696,8 @@ def _pending_model_payouts(info: Info, tournament: int | None = None) -> ModelPa
                 and not sub.late
                 and round_info.state in (RoundState.CLOSED.value, RoundState.SCORING.value)
             ):
-                pending.append(_model_payout(round_info, model, None, None))
+                risk = t.stakes_at_risk(model.id).get(sub.round_number)
+                pending.append(_model_payout(round_info, model, None, risk))
     return ModelPayouts(actual=actual, pending=pending)
 
 
