@@ -24,6 +24,7 @@ __all__ = [
     "create_database_engine",
     "is_postgresql",
     "is_sqlite",
+    "read_engine",
     "session_factory",
     "transact",
     "unit_of_work",
@@ -50,7 +51,22 @@ def create_database_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def read_engine(engine: Engine) -> Engine:
+    """An engine for read-only units of work on ``engine``'s database.
+
+    On a SQLite file it is a sibling engine whose transactions begin *deferred*: readers
+    take no write lock, so they never queue behind writers (WAL lets both run at once).
+    Elsewhere — PostgreSQL, or SQLite in memory — it is ``engine`` itself.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return engine
+    sibling = create_engine(engine.url, connect_args={"timeout": 30, "check_same_thread": False})
+    _configure_sqlite(sibling, begin="BEGIN")
+    return sibling
+
+
+def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
@@ -65,7 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def is_sqlite(engine: Engine) -> bool:

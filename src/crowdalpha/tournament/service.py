@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from crowdalpha.db import session_factory, transact
+from crowdalpha.db import read_engine, session_factory, transact
 from crowdalpha.errors import (
     AuthenticationError,
     ConflictError,
@@ -232,6 +232,8 @@ class Tournament:
         self.config = config or TournamentConfig()
         self.clock = clock or SystemClock()
         self._factory = session_factory(engine)
+        # reads take no write lock on SQLite (see crowdalpha.db.read_engine)
+        self._read_factory = session_factory(read_engine(engine))
         self._live_cache: dict[int, pd.Index] = {}
         self._cache_lock = threading.Lock()
 
@@ -239,6 +241,10 @@ class Tournament:
 
     def _run(self, operation: Callable[[Session], T]) -> T:
         return transact(self._factory, operation)
+
+    def _read(self, operation: Callable[[Session], T]) -> T:
+        """A unit of work that only reads."""
+        return transact(self._read_factory, operation)
 
     def _ledger(self, session: Session) -> SqlLedger:
         return SqlLedger(session, mint_cap=self.config.mint_cap, now=self.clock.now)
@@ -346,7 +352,7 @@ class Tournament:
         return self._run(op)
 
     def account(self, account_id: int) -> AccountInfo:
-        return self._run(lambda s: _account_info(self._account(s, account_id)))
+        return self._read(lambda s: _account_info(self._account(s, account_id)))
 
     def account_by_username(self, username: str) -> AccountInfo:
         def op(session: Session) -> AccountInfo:
@@ -357,7 +363,7 @@ class Tournament:
                 raise NotFoundError(f"there is no account {username!r}")
             return _account_info(row)
 
-        return self._run(op)
+        return self._read(op)
 
     def set_limits(
         self,
@@ -433,7 +439,7 @@ class Tournament:
             )
             return [_key_info(r) for r in rows]
 
-        return self._run(op)
+        return self._read(op)
 
     def revoke_api_key(self, account_id: int, public_id: str) -> ApiKeyInfo:
         """Revoke one of the account's keys (at once, for every later request)."""
@@ -462,11 +468,19 @@ class Tournament:
                 raise AuthenticationError("wrong API key: check the public id and the secret")
             if row.revoked_at is not None:
                 raise AuthenticationError("this API key was revoked; create a new one")
-            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-                row.last_used_at = now
             return Principal(_account_info(self._account(session, row.account_id)), _key_info(row))
 
-        return self._run(op)
+        principal = self._read(op)  # every request: a read, no write lock
+        last = principal.key.last_used_at
+        if last is None or now - last > timedelta(minutes=1):  # at most once a minute
+
+            def touch(session: Session) -> None:
+                session.execute(
+                    update(ApiKey).where(ApiKey.public_id == public_id).values(last_used_at=now)
+                )
+
+            self._run(touch)
+        return principal
 
     def create_model(self, account_id: int, name: str) -> ModelInfo:
         """A new model of ``account_id``; names are unique across the tournament."""
@@ -488,7 +502,7 @@ class Tournament:
         return self._run(op)
 
     def model(self, model_id: int) -> ModelInfo:
-        return self._run(lambda s: _model_info(self._model(s, model_id)))
+        return self._read(lambda s: _model_info(self._model(s, model_id)))
 
     def model_by_name(self, name: str) -> ModelInfo:
         def op(session: Session) -> ModelInfo:
@@ -497,7 +511,7 @@ class Tournament:
                 raise NotFoundError(f"there is no model named {name!r}")
             return _model_info(row)
 
-        return self._run(op)
+        return self._read(op)
 
     def models(self, account_id: int | None = None) -> list[ModelInfo]:
         def op(session: Session) -> list[ModelInfo]:
@@ -506,7 +520,7 @@ class Tournament:
                 query = query.where(Model.account_id == account_id)
             return [_model_info(m) for m in session.scalars(query)]
 
-        return self._run(op)
+        return self._read(op)
 
     # -- NMR ----------------------------------------------------------------------------
 
@@ -560,16 +574,16 @@ class Tournament:
         return self._run(op)
 
     def wallet_balance(self, account_id: int) -> int:
-        return self._run(lambda s: self._ledger(s).balance(wallet(account_id)))
+        return self._read(lambda s: self._ledger(s).balance(wallet(account_id)))
 
     def balance(self, account: str) -> int:
-        return self._run(lambda s: self._ledger(s).balance(account))
+        return self._read(lambda s: self._ledger(s).balance(account))
 
     def supply(self) -> Supply:
-        return self._run(lambda s: self._ledger(s).supply())
+        return self._read(lambda s: self._ledger(s).supply())
 
     def check_ledger(self) -> LedgerCheckReport:
-        return self._run(check_ledger)
+        return self._read(check_ledger)
 
     # -- stakes -------------------------------------------------------------------------
 
@@ -589,7 +603,7 @@ class Tournament:
                 releases=[_release_info(r) for r in releases],
             )
 
-        return self._run(op)
+        return self._read(op)
 
     def stakes_at_risk(self, model_id: int) -> dict[int, int]:
         """The model's stake at risk in each closed round (frozen at the close), by number."""
@@ -603,7 +617,7 @@ class Tournament:
             ).all()
             return {int(number): int(risk) for number, risk in rows}
 
-        return self._run(op)
+        return self._read(op)
 
     def increase_stake(self, model_id: int, amount: int, *, key: str | None = None) -> StakeInfo:
         """Move ``amount`` from the owner's wallet to the model's stake, at once."""
@@ -735,7 +749,7 @@ class Tournament:
                 query = query.where(Round.state.in_(list(states)))
             return [_round_info(r, counts.get(r.id, 0)) for r in session.scalars(query)]
 
-        return self._run(op)
+        return self._read(op)
 
     def round(self, number: int) -> RoundInfo:
         def op(session: Session) -> RoundInfo:
@@ -745,7 +759,7 @@ class Tournament:
             )
             return _round_info(row, int(count or 0))
 
-        return self._run(op)
+        return self._read(op)
 
     def current_round(self) -> RoundInfo | None:
         """The open round (the newest one, if several were ever open at once)."""
@@ -806,7 +820,7 @@ class Tournament:
         number = schedule.latest_due(now)
         if number == 0:
             return
-        exists = self._run(
+        exists = self._read(
             lambda s: s.scalar(select(Round.id).where(Round.number == number)) is not None
         )
         if exists:
@@ -1184,7 +1198,7 @@ class Tournament:
                 row = self._round(session, round_number)
             return account_id, row.number, row.state, row.live_ids_key
 
-        account_id, number, state, live_key = self._run(target)
+        account_id, number, state, live_key = self._read(target)
         key = _scoped(key, account_id)
         if key is not None:
             earlier = self._submission_for_key(key, fingerprint)
@@ -1271,7 +1285,7 @@ class Tournament:
             ).one()
             return _submission_info(found[0], found[1])
 
-        return self._run(op)
+        return self._read(op)
 
     def submissions(
         self, *, model_id: int | None = None, round_number: int | None = None
@@ -1288,11 +1302,11 @@ class Tournament:
                 query = query.where(Round.number == round_number)
             return [_submission_info(sub, n) for sub, n in session.execute(query).all()]
 
-        return self._run(op)
+        return self._read(op)
 
     def submission_file(self, submission_id: int) -> bytes:
         """The file exactly as uploaded, checked against the hash recorded at upload."""
-        sub = self._run(lambda s: s.get(Submission, submission_id))
+        sub = self._read(lambda s: s.get(Submission, submission_id))
         if sub is None or sub.storage_key is None:
             raise NotFoundError(f"there is no submission {submission_id}")
         for suffix in (".csv", ".parquet"):
@@ -1325,7 +1339,7 @@ class Tournament:
                 for s, n in session.execute(query).all()
             ]
 
-        return self._run(op)
+        return self._read(op)
 
     def payouts(
         self, *, model_id: int | None = None, round_number: int | None = None
@@ -1342,7 +1356,7 @@ class Tournament:
                 for p, n in session.execute(query).all()
             ]
 
-        return self._run(op)
+        return self._read(op)
 
     def meta_model(self, number: int) -> pd.Series:
         """A resolved round's meta model (published to participants after resolution)."""
@@ -1399,7 +1413,7 @@ class Tournament:
                 for i, (m, n, u, s, rep, c) in enumerate(chosen)
             ]
 
-        return self._run(op)
+        return self._read(op)
 
     def account_reputation(self, account_id: int) -> float | None:
         """The stake-weighted average of the account's models' reputations (a plain mean
