@@ -71,3 +71,23 @@ def test_datetimes_come_back_aware_and_in_utc(engine: Engine) -> None:
     assert got == datetime(2026, 1, 1, 22, 4, 5, 123456, tzinfo=UTC)
     with pytest.raises(StatementError, match="timezone-aware"), engine.begin() as connection:
         connection.execute(insert(table).values(id=2, t=datetime(2026, 1, 1)))
+
+
+def test_text_with_nul_is_bad_input_not_a_database_failure(engine: Engine) -> None:
+    """PostgreSQL cannot store NUL in text; the fuzzer found a 500 there. Now it is a typed
+    InvalidInputError (a 422) on PostgreSQL, and plain text on SQLite."""
+    from sqlalchemy import String
+
+    from crowdalpha.errors import InvalidInputError
+
+    table = Table(
+        "t_text", MetaData(), Column("id", Integer, primary_key=True), Column("v", String(20))
+    )
+    table.create(engine)
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(InvalidInputError, match="NUL"), engine.begin() as connection:
+            connection.execute(insert(table).values(id=1, v="a\x00b"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(insert(table).values(id=1, v="a\x00b"))
+            assert connection.execute(select(table.c.v)).scalar_one() == "a\x00b"

@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crowdalpha.errors import InvalidInputError
+
 __all__ = [
     "create_database_engine",
     "is_postgresql",
@@ -48,7 +50,30 @@ def create_database_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    """PostgreSQL text cannot hold NUL characters: refuse such input as bad input (a clear
+    422), not as a database failure (a 500). SQLite stores them; the same input is refused
+    there by the validations that see it."""
+    if _has_nul(parameters):
+        raise InvalidInputError("text must not contain NUL (\\x00) characters")
 
 
 def read_engine(engine: Engine) -> Engine:
