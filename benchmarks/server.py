@@ -157,6 +157,23 @@ async def _drive(
     return uploads, queries, accepted, failures
 
 
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and its children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == root or ppid == root:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _pct(values: list[float], q: float) -> str:
     return f"{1000 * float(np.percentile(values, q)):.0f} ms" if values else "-"
 
@@ -194,12 +211,14 @@ def main() -> None:
                 ids = list(pd.read_parquet(io.BytesIO(live.content)).index)
             rng = np.random.default_rng(0)
             files = [_csv(ids, rng) for _ in range(args.uploads)]
+            server_cpu = _cpu_seconds(proc.pid)
             with CpuContention("load"):
                 start = time.perf_counter()
                 uploads, queries, accepted, failures = asyncio.run(
                     _drive(base, people, files, args.concurrency)
                 )
                 wall = time.perf_counter() - start
+            server_cpu = _cpu_seconds(proc.pid) - server_cpu
             with httpx.Client(base_url=base, timeout=30) as http:
                 stored: set[int] = set()
                 for token, model in people:
@@ -244,6 +263,10 @@ def main() -> None:
                 ]
             ],
         )
+    )
+    print(
+        f"server CPU: {server_cpu:.1f} s, {1000 * server_cpu / max(len(accepted), 1):.1f} ms "
+        "per accepted upload (its share of the queries included)"
     )
     print(
         f"{args.rows:,}-row CSV files ({len(files[0]) / 1e6:.2f} MB each), "
