@@ -39,8 +39,11 @@ def demo(
         ),
     ] = 300.0,
 ) -> None:
-    """Set up a living tournament — market, datasets, operator, bots, weeks of rounds — and
-    serve it with the web UI, the REST API and Numerai's GraphQL API."""
+    """Set up a living tournament (market, datasets, operator, bots, rounds) and serve it.
+
+    The web UI, the REST API and Numerai's GraphQL API serve the same tournament; a
+    simulated week goes by every --week-every seconds.
+    """
     from crowdalpha.demo import STATE_FILE, DemoConfig, open_demo, set_up_demo
 
     if (home / STATE_FILE).exists():
