@@ -46,7 +46,15 @@ from crowdalpha.dataset.obfuscate import (
 from crowdalpha.dataset.targets import TargetConfig, TargetEngine
 from crowdalpha.errors import ConflictError, InvalidInputError, InvalidParameterError
 
-__all__ = ["BuildConfig", "BuildReport", "build_round", "plan_splits", "round_splits"]
+__all__ = [
+    "BuildConfig",
+    "BuildReport",
+    "build_round",
+    "cell_prices",
+    "era_reach",
+    "plan_splits",
+    "round_splits",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -179,9 +187,7 @@ def build_round(
     if (Path(out_dir) / "features.json").exists():
         raise ConflictError(f"{out_dir} already holds a round dataset; choose another folder")
     days = pd.DatetimeIndex(np.unique(prices["date"].to_numpy()))
-    lags = max(cfg.features.lags)
-    history = cfg.features.longest_window() + 1 + 5 * lags + 10  # windows, then lagged eras
-    future = cfg.targets.lag + max(cfg.targets.horizon, *cfg.targets.aux_horizons) + 1
+    history, future = era_reach(cfg)
     splits = round_splits(prices, cfg)
     labels = published_eras([d for s in splits.values() for d in s])
     # Splits follow each other in time, so date order visits train, validation, then live.
@@ -216,13 +222,13 @@ def build_round(
         for first, last, cell_start, cell_end in _cells(positions, cfg.block_days, len(days)):
             lo = max(0, cell_start - history)
             hi = min(len(days) - 1, cell_end + future)
-            cell_prices = _cell_prices(prices, days, lo, min(cell_end, len(days) - 1), hi)
+            cell = cell_prices(prices, days, lo, min(cell_end, len(days) - 1), hi)
             keys: dict[int, str] = {}
             if store is not None:
-                tickers = [str(t) for t in np.unique(cell_prices["ticker"].to_numpy())]
+                tickers = [str(t) for t in np.unique(cell["ticker"].to_numpy())]
                 chain: list[bytes] = []
                 digest = b""
-                for h in day_hashes(cell_prices, days[lo : hi + 1]):
+                for h in day_hashes(cell, days[lo : hi + 1]):
                     digest = hashlib.sha256(digest + h).digest()
                     chain.append(digest)
                 for i in range(first, last):
@@ -244,10 +250,10 @@ def build_round(
                     damaged += bad
                 if era is None:
                     if engines is None:
-                        features = FeatureEngine(cell_prices, cfg.features)
+                        features = FeatureEngine(cell, cfg.features)
                         engines = (
                             features,
-                            TargetEngine(cell_prices, cfg.targets, features=features),
+                            TargetEngine(cell, cfg.targets, features=features),
                         )
                     era = _compute(engines, day)
                     computed.append(day)
@@ -269,7 +275,7 @@ def build_round(
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            del engines, cell_prices
+            del engines, cell
     except BaseException:
         writer.close(completed=False)
         raise
@@ -301,7 +307,15 @@ def _compute(engines: tuple[FeatureEngine, TargetEngine], day: pd.Timestamp) -> 
     )
 
 
-def _cell_prices(
+def era_reach(config: BuildConfig) -> tuple[int, int]:
+    """Trading days an era's values reach back (features' windows, then lagged eras) and
+    ahead (the longest target's lag and horizon) of the era's own day."""
+    history = config.features.longest_window() + 1 + 5 * max(config.features.lags) + 10
+    future = config.targets.lag + max(config.targets.horizon, *config.targets.aux_horizons) + 1
+    return history, future
+
+
+def cell_prices(
     prices: pd.DataFrame, days: pd.DatetimeIndex, lo: int, end: int, hi: int
 ) -> pd.DataFrame:
     """The prices of days ``lo … hi`` of the tickers that trade on days ``lo … end``.

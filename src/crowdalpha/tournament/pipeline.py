@@ -61,16 +61,20 @@ from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
-from crowdalpha.dataset.example import EXAMPLE_FILES
+from crowdalpha.dataset.build import (
+    BuildConfig,
+    BuildReport,
+    build_round,
+    cell_prices,
+    era_reach,
+)
+from crowdalpha.dataset.example import EXAMPLE_FILES, fit_example_model
 from crowdalpha.dataset.features import FeatureEngine, era_dates
 from crowdalpha.dataset.layout import SPLITS
-from crowdalpha.dataset.obfuscate import MISSING_BIN, Vault
+from crowdalpha.dataset.obfuscate import Vault
 from crowdalpha.dataset.targets import TargetEngine
 from crowdalpha.errors import InvalidInputError, InvalidParameterError, MissingColumnsError
 from crowdalpha.tournament.config import Schedule
@@ -448,8 +452,7 @@ class PipelineRoundData:
         tickers that trade in the cell — so the engines reproduce the build's values.
         """
         cfg = self.config
-        history = cfg.features.longest_window() + 1 + 5 * max(cfg.features.lags) + 10
-        future = cfg.targets.lag + max(cfg.targets.horizon, *cfg.targets.aux_horizons) + 1
+        history, future = era_reach(cfg)
         n = end + 1
         if cfg.block_days is None:
             cell_start, cell_end = 0, n - 1
@@ -458,15 +461,10 @@ class PipelineRoundData:
             cell_end = cell_start + cfg.block_days - 1
         lo = max(0, cell_start - history)
         hi = min(n - 1, cell_end + future)
-        early_end = min(cell_end, n - 1)
         start = int(np.searchsorted(self._dates, self.days[lo].to_datetime64(), side="left"))
         stop = int(np.searchsorted(self._dates, self.days[hi].to_datetime64(), side="right"))
-        window = self.prices.iloc[start:stop]
-        early = window["date"] <= self.days[early_end]
-        keep = window["ticker"].isin(pd.unique(window.loc[early, "ticker"]))
-        if not keep.all() and window.loc[keep, "date"].nunique() == hi - lo + 1:
-            window = window[keep]
-        return window.reset_index(drop=True)
+        # the rows of days lo … hi, found by bisection; cell_prices keeps the cell's tickers
+        return cell_prices(self.prices.iloc[start:stop], self.days, lo, min(cell_end, n - 1), hi)
 
 
 def _check_number(number: int) -> None:
@@ -475,34 +473,13 @@ def _check_number(number: int) -> None:
 
 
 def _ridge_benchmark(public: Path, *, penalty: float = 0.1) -> pd.Series:
-    """A ridge regression of the main target on the ``small`` feature set, from public files.
-
-    Fitted on the round's train data one row group (one era) at a time — bins centred on
-    the middle one, targets on ½, rows without a target left out, penalty ``penalty × rows``
-    — and applied to its live rows. Returns predictions indexed by live id, in file order.
-    """
+    """The example model (:mod:`crowdalpha.dataset.example`) on the ``small`` feature set,
+    with penalty ``penalty × rows``, fitted on the round's public train file and applied to
+    its live rows. Returns predictions indexed by live id, in file order."""
     sets = json.loads((public / "features.json").read_text())["feature_sets"]
-    names: list[str] = list(sets.get("small") or sets["all"])
-    train = pq.ParquetFile(public / "train.parquet")
-    k = len(names)
-    xtx = np.zeros((k, k))
-    xty = np.zeros(k)
-    rows = 0
-    for group in range(train.num_row_groups):
-        table = train.read_row_group(group, columns=[*names, "target"])
-        y = table.column("target").to_numpy(zero_copy_only=False).astype(np.float64)
-        ok = np.isfinite(y)
-        x = _centred(table, names)[ok]
-        xtx += x.T @ x
-        xty += x.T @ (y[ok] - 0.5)
-        rows += int(ok.sum())
-    coef = np.linalg.solve(xtx + penalty * max(rows, 1) * np.eye(k), xty)
-    live = pq.read_table(public / "live.parquet", columns=["id", *names])
+    model = fit_example_model(
+        public, feature_set="small" if sets.get("small") else "all", ridge=penalty
+    )
+    live = pq.read_table(public / "live.parquet", columns=["id", *model.features])
     ids = pd.Index([str(i) for i in live.column("id").to_pylist()], name="id")
-    return pd.Series(_centred(live, names) @ coef, index=ids, name=BENCHMARK_COLUMN)
-
-
-def _centred(table: pa.Table, names: Sequence[str]) -> npt.NDArray[np.float64]:
-    """The named int8 bin columns as a float ``(rows, features)`` matrix, centred."""
-    columns = [table.column(n).to_numpy(zero_copy_only=False) for n in names]
-    return np.column_stack(columns).astype(np.float64) - float(MISSING_BIN)
+    return pd.Series(model.predict(live), index=ids, name=BENCHMARK_COLUMN)
