@@ -8,7 +8,6 @@ operator acts on other accounts through ``/v1/admin``).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Annotated, Literal
 
@@ -63,6 +62,7 @@ from crowdalpha.server.rest.schemas import (
     WalletOut,
 )
 from crowdalpha.storage import FileStore
+from crowdalpha.submissions import file_sha256
 from crowdalpha.tournament import Principal
 
 __all__ = ["router"]
@@ -343,26 +343,23 @@ _DIGESTS: dict[tuple[str, int, int], str] = {}
 _DIGESTS_LOCK = threading.Lock()
 
 
-def file_sha256(store: FileStore, key: str) -> str:
+def stored_sha256(store: FileStore, key: str) -> str:
     """A stored file's SHA-256, computed once per file version (datasets never change)."""
     path = store.local_path(key)
     if path is None:
-        return hashlib.sha256(store.get(key)).hexdigest()
+        return file_sha256(store.get(key))
     stat = path.stat()
     version = (str(path), stat.st_size, stat.st_mtime_ns)
     with _DIGESTS_LOCK:
         known = _DIGESTS.get(version)
     if known is not None:
         return known
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
+    digest = file_sha256(path)  # read in chunks
     with _DIGESTS_LOCK:
         if len(_DIGESTS) > 10_000:
             _DIGESTS.clear()
-        _DIGESTS[version] = digest.hexdigest()
-    return _DIGESTS[version]
+        _DIGESTS[version] = digest
+    return digest
 
 
 @router.get(
@@ -382,7 +379,7 @@ def list_datasets(
         DatasetFileOut(
             name=key[len(prefix) :],
             size_bytes=store.size(key),
-            sha256=file_sha256(store, key),
+            sha256=stored_sha256(store, key),
             url=context.download_url(key),
         )
         for key in store.keys(prefix)
