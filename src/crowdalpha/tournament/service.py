@@ -1180,7 +1180,9 @@ class Tournament:
         submission the first attempt recorded instead of recording it twice.
         """
         now = self.clock.now()
-        digest = hashlib.sha256(data).hexdigest()
+        # Only a retry-safe upload (with a key) needs the digest before validation, which
+        # computes it anyway for the record.
+        digest = hashlib.sha256(data).hexdigest() if key is not None else ""
         fingerprint = _fingerprint(model_id, round_number, digest)
 
         def target(session: Session) -> tuple[int, int, str, str]:
@@ -1241,7 +1243,7 @@ class Tournament:
                 round_id=row.id,
                 created_at=now,
                 filename=filename[:255],
-                sha256=validated.sha256 or digest,
+                sha256=validated.sha256 or hashlib.sha256(data).hexdigest(),
                 storage_key=storage_key,
                 size_bytes=len(data),
                 rows=validated.rows,
