@@ -689,6 +689,7 @@ def _pending_model_payouts(info: Info, tournament: int | None = None) -> ModelPa
     for model in t.models(principal.account.id):
         for p in t.payouts(model_id=model.id):
             actual.append(_model_payout(rounds[p.round_number], model, p.amount, p.stake_at_risk))
+        frozen = t.stakes_at_risk(model.id)  # one query per model, not per submission
         for sub in t.submissions(model_id=model.id):
             round_info = rounds[sub.round_number]
             if (
@@ -696,7 +697,7 @@ def _pending_model_payouts(info: Info, tournament: int | None = None) -> ModelPa
                 and not sub.late
                 and round_info.state in (RoundState.CLOSED.value, RoundState.SCORING.value)
             ):
-                risk = t.stakes_at_risk(model.id).get(sub.round_number)
+                risk = frozen.get(sub.round_number)
                 pending.append(_model_payout(round_info, model, None, risk))
     return ModelPayouts(actual=actual, pending=pending)
 
