@@ -142,6 +142,15 @@ _UTF16_BOMS: Final = (b"\xff\xfe", b"\xfe\xff")
 _INDEX_LEVEL: Final = re.compile(r"__index_level_\d+__")
 _EXAMPLES: Final = 5
 _CHUNK: Final = 1 << 20
+# What pandas reads a ``dtype=str`` CSV column into; the pyarrow fast path builds the same.
+_STR_DTYPE: Final = pd.api.types.pandas_dtype(str)
+# pandas < 3 parses floats with its own xstrtod, which can differ from pyarrow's
+# correctly rounded parser in the last bit, and reads strings as objects: no fast path.
+_FAST_CSV: Final = (
+    int(pd.__version__.split(".")[0]) >= 3
+    and isinstance(_STR_DTYPE, pd.StringDtype)
+    and _STR_DTYPE.storage == "pyarrow"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -402,6 +411,80 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
         )
     if raw.startswith(_UTF8_BOM):
         raw = raw[len(_UTF8_BOM) :]
+    fast = _read_csv_fast(raw)
+    if fast is not None:
+        return fast
+    return _read_csv_pandas(raw, name)
+
+
+def _read_csv_fast(raw: bytes) -> pd.DataFrame | None:
+    """Read a plain, well-formed CSV with pyarrow, or ``None`` to leave it to pandas.
+
+    Only files where pyarrow provably yields what :func:`_read_csv_pandas` yields are
+    read here: a header of distinct known names written exactly (no spaces, quotes or
+    BOM); no quote, NUL or lone carriage return anywhere; no empty field; every line
+    with the header's number of fields; only finite numbers in prediction columns. Any
+    irregularity (and any pyarrow error) answers ``None``, so pandas reads the file and
+    every message stays as it was. Both pandas (≥ 3) and pyarrow parse floats with
+    fast_float (correctly rounded), so the values agree bit for bit; NaN and infinity
+    spellings differ between them (``NAN`` is a number to pyarrow, not to pandas), hence
+    the finiteness condition.
+    """
+    if not _FAST_CSV:
+        return None
+    end = raw.find(b"\n")
+    if end < 1:
+        return None
+    try:
+        names = raw[:end].removesuffix(b"\r").decode("ascii").split(",")
+    except UnicodeDecodeError:
+        return None
+    if len(set(names)) != len(names) or not all(n in _KNOWN_COLUMNS for n in names):
+        return None
+    # pandas ends a line at a lone "\r" too; a quote would change how fields split
+    if b'"' in raw or b"\x00" in raw:
+        return None
+    if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(raw),
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={
+                    n: pa.float64() if _role(n) == "prediction" else pa.large_string()
+                    for n in names
+                },
+                # only an empty field is null, and a null sends the file to pandas
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                check_utf8=True,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows == 0 or table.column_names != names:
+        return None
+    columns: dict[str, pd.Series] = {}
+    for col, chunked in zip(names, table.columns, strict=True):
+        if chunked.null_count:
+            return None
+        if _role(col) == "prediction":
+            values = chunked.to_numpy()
+            if not np.isfinite(values).all():
+                return None
+            # one chunk is a read-only view of Arrow's buffer; own it, as pandas would
+            columns[col] = pd.Series(values, dtype="float64", copy=not values.flags.writeable)
+        else:
+            columns[col] = pd.Series(pd.array(chunked, dtype=_STR_DTYPE))
+    return pd.DataFrame(columns)
+
+
+def _read_csv_pandas(raw: bytes, name: str) -> pd.DataFrame:
     empty = SubmissionFileError(
         f"{name} is empty: write a header line (id,prediction) and one row per live id",
         details={"reason": "empty"},
@@ -645,6 +728,12 @@ def validate_submission(
     # 2. ids
     live = _live_index(live_ids, id_col)
     ids = frame[id_col]
+    if _in_live_order(ids, live):
+        # The usual upload: live.parquet's ids, in its order. Then every id is present,
+        # live and given once, and the predictions need no reindexing.
+        return _validated_in_order(
+            frame, live, id_col, pred_col, tournament, min_tickers, date_column
+        )
     missing = ids.isna().to_numpy()
     if missing.any():
         rows = (np.flatnonzero(missing)[:_EXAMPLES] + 1).tolist()
@@ -709,13 +798,7 @@ def validate_submission(
 
     # 3. values (live rows only)
     raw_values = frame[pred_col]
-    if not pd.api.types.is_numeric_dtype(raw_values.dtype) or pd.api.types.is_complex_dtype(
-        raw_values.dtype
-    ):
-        raise SubmissionValuesError(
-            f"column {pred_col!r} must be numeric, not {raw_values.dtype}: submit floats",
-            details={"reason": "non_numeric", "column": str(pred_col)},
-        )
+    _check_numeric(raw_values, pred_col)
     values = raw_values.to_numpy(dtype=np.float64, na_value=np.nan)[in_live]
     _check_values(values, live_submitted, pred_col)
 
@@ -734,6 +817,73 @@ def validate_submission(
         unknown_id_examples=unknown_examples,
         date_column=date_column,
     )
+
+
+def _in_live_order(ids: pd.Series, live: pd.Index) -> bool:
+    """Whether the submitted ids are exactly the live ids, in the same order."""
+    if len(ids) != len(live):
+        return False
+    submitted, expected = ids.array, live.array
+    if not (
+        isinstance(submitted, pd.arrays.ArrowStringArray)
+        and isinstance(expected, pd.arrays.ArrowStringArray)
+    ):
+        return False
+    # Arrow compares the string buffers directly (no Python objects); live ids hold no
+    # nulls, so equal arrays also mean no missing id.
+    return bool(submitted.__arrow_array__().equals(expected.__arrow_array__()))
+
+
+def _validated_in_order(
+    frame: pd.DataFrame,
+    live: pd.Index,
+    id_col: str,
+    pred_col: str,
+    tournament: Tournament,
+    min_tickers: int | None,
+    date_column: str | None,
+) -> ValidatedSubmission:
+    """:func:`validate_submission`'s outcome when the ids are the live ids in order."""
+    if tournament == "signals":
+        needed = SIGNALS_MIN_TICKERS if min_tickers is None else min_tickers
+        if len(live) < needed:
+            raise SubmissionIdsError(
+                f"only {len(live)} submitted {id_col} value(s) are in this round's "
+                f"live universe; at least {needed} are required: use the latest live "
+                f"universe and check that the {id_col!r} column holds {id_col}s",
+                details={
+                    "reason": "not_enough_tickers",
+                    "count": len(live),
+                    "required": needed,
+                    "unknown_ids": 0,
+                    "unknown_examples": [],
+                },
+            )
+    raw_values = frame[pred_col]
+    _check_numeric(raw_values, pred_col)
+    values = np.array(raw_values.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
+    _check_values(values, live, pred_col)
+    predictions = pd.Series(values, index=live.rename(str(id_col)), name="prediction")
+    return ValidatedSubmission(
+        predictions=predictions,
+        tournament=tournament,
+        id_column=str(id_col),
+        prediction_column=str(pred_col),
+        rows=len(frame),
+        unknown_ids=0,
+        unknown_id_examples=(),
+        date_column=date_column,
+    )
+
+
+def _check_numeric(raw_values: pd.Series, pred_col: str) -> None:
+    if not pd.api.types.is_numeric_dtype(raw_values.dtype) or pd.api.types.is_complex_dtype(
+        raw_values.dtype
+    ):
+        raise SubmissionValuesError(
+            f"column {pred_col!r} must be numeric, not {raw_values.dtype}: submit floats",
+            details={"reason": "non_numeric", "column": str(pred_col)},
+        )
 
 
 def _check_headers(
@@ -819,7 +969,9 @@ def _live_index(live_ids: LiveIds, id_col: str) -> pd.Index:
     return live
 
 
-def _check_values(values: np.ndarray[Any, Any], ids: np.ndarray[Any, Any], column: str) -> None:
+def _check_values(
+    values: np.ndarray[Any, Any], ids: np.ndarray[Any, Any] | pd.Index, column: str
+) -> None:
     nan = np.isnan(values)
     if nan.any():
         raise SubmissionValuesError(
