@@ -10,6 +10,7 @@ from crowdalpha import errors
 from crowdalpha.submissions import (
     SIGNALS_MIN_TICKERS,
     ValidatedSubmission,
+    read_submission,
     validate_submission,
 )
 
@@ -318,3 +319,18 @@ def test_every_refusal_is_a_submission_error_with_a_wire_form() -> None:
     assert wire["code"] == "invalid_submission_ids"
     assert isinstance(info.value, ValueError)
     assert wire["details"]["count"] == 40
+
+
+def test_a_non_numeric_value_on_a_line_with_extra_fields_is_a_clear_refusal() -> None:
+    # pandas once took the id column for the index here, and the error helper crashed
+    with pytest.raises(errors.SubmissionValuesError, match="data row 1 holds 'abc'"):
+        read_submission(b"id,prediction\nn0,abc,x\nn1,0.5\n", filename="p.csv")
+
+
+def test_validation_leaves_the_callers_live_ids_unchanged() -> None:
+    live = pd.Index(["a", "b", "c"], name="live")
+    frame = pd.DataFrame({"id": ["c", "a", "b"], "prediction": [0.1, 0.5, 0.9]})
+    validated = validate_submission(frame, live)
+    assert live.name == "live"
+    assert validated.predictions.index.name == "id"
+    assert validated.predictions.tolist() == [0.5, 0.9, 0.1]

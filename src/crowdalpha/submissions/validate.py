@@ -561,15 +561,26 @@ def _raise_non_numeric_csv(
     for raw_col, col in zip(raw_names, names, strict=True):
         if _role(col) != "prediction":
             continue
-        text = pd.read_csv(
-            io.BytesIO(raw), usecols=[raw_col], dtype=str, keep_default_na=False, encoding="utf-8"
-        )[raw_col]
-        bad = text[pd.to_numeric(text, errors="coerce").isna() & ~text.isin(_NA_SPELLINGS)]
-        if len(bad):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                text = pd.read_csv(
+                    io.BytesIO(raw),
+                    usecols=[raw_col],
+                    dtype=str,
+                    keep_default_na=False,
+                    index_col=False,
+                    encoding="utf-8",
+                )[raw_col]
+        except (ValueError, pd.errors.ParserWarning):  # ParserError is a ValueError
+            break  # lines of the wrong length: the file as a whole is unreadable
+        bad = (pd.to_numeric(text, errors="coerce").isna() & ~text.isin(_NA_SPELLINGS)).to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
             raise SubmissionValuesError(
-                f"{name}: column {col!r} must hold numbers, but data row {int(bad.index[0]) + 1} "
-                f"holds {str(bad.iloc[0])[:40]!r}: write plain decimal numbers",
-                details={"reason": "non_numeric", "column": str(col), "count": len(bad)},
+                f"{name}: column {col!r} must hold numbers, but data row {first + 1} "
+                f"holds {str(text.iloc[first])[:40]!r}: write plain decimal numbers",
+                details={"reason": "non_numeric", "column": str(col), "count": int(bad.sum())},
             )
     raise _unreadable_csv(name)
 
@@ -804,8 +815,10 @@ def validate_submission(
 
     predictions = pd.Series(values, index=pd.Index(live_submitted, dtype=object), name=None)
     order = live if tournament == "classic" else live[live.isin(live_submitted)]
+    # reindex may hand back ``order`` itself as the index: rename a copy, never the
+    # caller's live ids (the server shares one cached Index between threads)
     predictions = predictions.reindex(order)
-    predictions.index.name = str(id_col)
+    predictions.index = predictions.index.rename(str(id_col))
     predictions.name = "prediction"
     return ValidatedSubmission(
         predictions=predictions,
