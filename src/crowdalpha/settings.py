@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     tick_interval: float = Field(default=60.0, ge=0)
     #: Largest accepted upload (prediction files, request bodies), in bytes.
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    #: Uploads one server process parses and validates at once; more wait their turn.
+    #: Validation is CPU work under Python's GIL: threads beyond the cores only add
+    #: switching (see benchmarks/server.py). Run more processes (``--workers``) to scale.
+    upload_concurrency: int = Field(default=2, ge=1)
     #: Requests per minute per API key (and per address for anonymous requests); 0: no limit.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     #: How long signed download and upload URLs stay valid, in seconds.

@@ -14,6 +14,7 @@ from crowdalpha.errors import (
     InsufficientFundsError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     RoundStateError,
     StakeLimitError,
     SubmissionError,
@@ -162,6 +163,11 @@ def test_refusals_are_typed_and_change_nothing(
     for error, payload in cases:
         with pytest.raises(error):
             t.submit(model.id, payload)
+    # a good file for another account's model, submitted as that other account
+    other = t.create_account("hank", "hank@example.org")
+    good = predictions_csv(ids, skilled(data, 1, 1.0, 0))
+    with pytest.raises(PermissionDeniedError, match="belongs to another account"):
+        t.submit(model.id, good, owner=other.id)
     assert t.submissions() == []
     assert sorted(t.store.keys("submissions")) == files_before == []
     assert t.wallet_balance(acct.id) == nmr(10)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
+import anyio
 from fastapi import Request
 
 from crowdalpha.server.ratelimit import RateLimiter
@@ -12,7 +13,7 @@ from crowdalpha.server.signing import Signer
 from crowdalpha.settings import Settings
 from crowdalpha.tournament import Tournament
 
-__all__ = ["ServerContext", "get_context"]
+__all__ = ["ServerContext", "context_of", "get_context"]
 
 
 @dataclass
@@ -21,6 +22,11 @@ class ServerContext:
     settings: Settings
     signer: Signer
     limiter: RateLimiter
+    #: Bounds the uploads being validated at once (``settings.upload_concurrency``).
+    uploads: anyio.CapacityLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.uploads = anyio.CapacityLimiter(self.settings.upload_concurrency)
 
     def download_url(self, key: str, filename: str | None = None) -> str:
         """A signed, expiring URL that serves the stored file ``key`` (Range supported)."""
@@ -34,6 +40,12 @@ class ServerContext:
         return f"{self.settings.resolved_public_url}/uploads/{token}"
 
 
-def get_context(request: Request) -> ServerContext:
+def context_of(request: Request) -> ServerContext:
     context: ServerContext = request.app.state.context
     return context
+
+
+async def get_context(request: Request) -> ServerContext:
+    """The request's context, as a dependency (``async``: FastAPI runs a plain ``def``
+    dependency in a worker thread, a needless hop for reading an attribute)."""
+    return context_of(request)

@@ -461,14 +461,19 @@ class Tournament:
         now = self.clock.now()
 
         def op(session: Session) -> Principal:
-            row = session.scalar(select(ApiKey).where(ApiKey.public_id == public_id))
+            found = session.execute(
+                select(ApiKey, Account)
+                .join(Account, Account.id == ApiKey.account_id)
+                .where(ApiKey.public_id == public_id)
+            ).first()
             # Compare even when the key is unknown, so timing does not tell which ids exist.
-            expected = row.secret_hash if row is not None else _secret_hash("")
-            if not hmac.compare_digest(expected, _secret_hash(secret)) or row is None:
+            expected = found[0].secret_hash if found is not None else _secret_hash("")
+            if not hmac.compare_digest(expected, _secret_hash(secret)) or found is None:
                 raise AuthenticationError("wrong API key: check the public id and the secret")
+            row, account = found
             if row.revoked_at is not None:
                 raise AuthenticationError("this API key was revoked; create a new one")
-            return Principal(_account_info(self._account(session, row.account_id)), _key_info(row))
+            return Principal(_account_info(account), _key_info(row))
 
         principal = self._read(op)  # every request: a read, no write lock
         last = principal.key.last_used_at
@@ -737,17 +742,24 @@ class Tournament:
 
     def rounds(self, *, states: Sequence[str] | None = None) -> list[RoundInfo]:
         def op(session: Session) -> list[RoundInfo]:
-            counts = dict(
-                session.execute(
-                    select(Submission.round_id, func.count())
-                    .where(Submission.selected)
-                    .group_by(Submission.round_id)
-                ).all()
-            )
             query = select(Round).order_by(Round.number)
             if states:
                 query = query.where(Round.state.in_(list(states)))
-            return [_round_info(r, counts.get(r.id, 0)) for r in session.scalars(query)]
+            rows = list(session.scalars(query))
+            # count only the rounds asked for: the open round's page must not scan history
+            counts = (
+                dict(
+                    session.execute(
+                        select(Submission.round_id, func.count())
+                        .where(Submission.selected)
+                        .where(Submission.round_id.in_([r.id for r in rows]))
+                        .group_by(Submission.round_id)
+                    ).all()
+                )
+                if rows
+                else {}
+            )
+            return [_round_info(r, counts.get(r.id, 0)) for r in rows]
 
         return self._read(op)
 
@@ -1171,13 +1183,16 @@ class Tournament:
         filename: str = "predictions.csv",
         round_number: int | None = None,
         key: str | None = None,
+        owner: int | None = None,
     ) -> SubmissionInfo:
         """Validate and record a prediction file for the open round (or a later one).
 
         A file that breaks a rule raises the rule's ``SubmissionError`` and nothing is
         stored. Once the round has closed, submissions are accepted as late: scored but not
         staked and not in the meta model. With ``key``, a retried upload returns the
-        submission the first attempt recorded instead of recording it twice.
+        submission the first attempt recorded instead of recording it twice. With
+        ``owner`` (an account id), a model of another account is refused with
+        ``PermissionDeniedError`` before the file is read.
         """
         now = self.clock.now()
         # Only a retry-safe upload (with a key) needs the digest before validation, which
@@ -1187,6 +1202,10 @@ class Tournament:
 
         def target(session: Session) -> tuple[int, int, str, str]:
             account_id = self._model(session, model_id).account_id
+            if owner is not None and account_id != owner:
+                raise PermissionDeniedError(
+                    f"model {model_id} belongs to another account", details={"model_id": model_id}
+                )
             if round_number is None:
                 row = session.scalar(
                     select(Round)

@@ -49,7 +49,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crowdalpha.errors import CrowdAlphaError
 from crowdalpha.server.auth import principal_from
-from crowdalpha.server.context import ServerContext, get_context
+from crowdalpha.server.context import ServerContext, context_of
 from crowdalpha.server.errors import graphql_error
 from crowdalpha.server.graphql.context import CLASSIC, GraphQLContext
 from crowdalpha.server.graphql.quirks import normalize_query
@@ -135,7 +135,7 @@ def make_router(dataset_folder: str | None = None) -> APIRouter:
             return JSONResponse(
                 {"data": None, "errors": [_error("invalid_request", "the body is not JSON")]}
             )
-        server = get_context(request)
+        server = context_of(request)
         reply = await run_in_threadpool(execute, request, server, body, folder)
         return JSONResponse(reply)
 

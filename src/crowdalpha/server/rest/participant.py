@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from crowdalpha import __version__
@@ -458,7 +458,6 @@ async def upload_submission(
     and nothing is stored. After the close, files are accepted as late (scored, not
     staked). With ``Idempotency-Key``, a retried upload returns the first one's record."""
     tournament = context.tournament
-    await run_in_threadpool(own_model, tournament, principal, model_id)
     limit = context.settings.max_upload_bytes
     body = bytearray()
     async for chunk in request.stream():
@@ -468,14 +467,16 @@ async def upload_submission(
                 f"the upload is larger than the {limit:,}-byte limit",
                 details={"reason": "too_large", "max_bytes": limit},
             )
-    info = await run_in_threadpool(
+    info = await anyio.to_thread.run_sync(
         lambda: tournament.submit(
             model_id,
             bytes(body),
             filename=filename,
             round_number=round_number,
             key=idempotency(principal, idempotency_key),
-        )
+            owner=principal.account.id,
+        ),
+        limiter=context.uploads,
     )
     return SubmissionOut.of(info)
 
