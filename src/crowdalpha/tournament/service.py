@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crowdalpha.db import read_engine, session_factory, transact
@@ -123,6 +123,39 @@ def _key_info(row: ApiKey) -> ApiKeyInfo:
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
+
+
+# The statements every request runs, built once: SQLAlchemy keeps a statement object's
+# cache key, so executing the same object with new parameters skips rebuilding it.
+# An API key with its account, for authenticate.
+_PRINCIPAL: Final = (
+    select(
+        ApiKey.public_id,
+        ApiKey.account_id,
+        ApiKey.name.label("key_name"),
+        ApiKey.scopes,
+        ApiKey.secret_hash,
+        ApiKey.created_at,
+        ApiKey.last_used_at,
+        ApiKey.revoked_at,
+        Account.username,
+        Account.email,
+        Account.wallet_address,
+        Account.is_operator,
+        Account.max_stake,
+        Account.max_stake_share_ppm,
+        Account.created_at.label("account_created_at"),
+    )
+    .join(Account, Account.id == ApiKey.account_id)
+    .where(ApiKey.public_id == bindparam("public_id"))
+)
+# A model's owner, and a round (or the newest open one) to submit to.
+_MODEL_OWNER: Final = select(Model.account_id).where(Model.id == bindparam("model_id"))
+_ROUND_TARGET: Final = select(Round.number, Round.state, Round.live_ids_key)
+_ROUND_NUMBERED: Final = _ROUND_TARGET.where(Round.number == bindparam("number"))
+_ROUND_OPEN: Final = (
+    _ROUND_TARGET.where(Round.state == RoundState.OPEN.value).order_by(Round.number.desc()).limit(1)
+)
 
 
 def _secret_hash(secret: str) -> str:
@@ -233,7 +266,8 @@ class Tournament:
         self.clock = clock or SystemClock()
         self._factory = session_factory(engine)
         # reads take no write lock on SQLite (see crowdalpha.db.read_engine)
-        self._read_factory = session_factory(read_engine(engine))
+        self._read_engine = read_engine(engine)
+        self._read_factory = session_factory(self._read_engine)
         self._live_cache: dict[int, pd.Index] = {}
         self._cache_lock = threading.Lock()
 
@@ -460,22 +494,37 @@ class Tournament:
             raise AuthenticationError("missing API key: send 'Authorization: Token PUBLIC$SECRET'")
         now = self.clock.now()
 
-        def op(session: Session) -> Principal:
-            found = session.execute(
-                select(ApiKey, Account)
-                .join(Account, Account.id == ApiKey.account_id)
-                .where(ApiKey.public_id == public_id)
-            ).first()
-            # Compare even when the key is unknown, so timing does not tell which ids exist.
-            expected = found[0].secret_hash if found is not None else _secret_hash("")
-            if not hmac.compare_digest(expected, _secret_hash(secret)) or found is None:
-                raise AuthenticationError("wrong API key: check the public id and the secret")
-            row, account = found
-            if row.revoked_at is not None:
-                raise AuthenticationError("this API key was revoked; create a new one")
-            return Principal(_account_info(account), _key_info(row))
-
-        principal = self._read(op)  # every request: a read, no write lock
+        # Every request comes here: one statement on a plain connection (an ORM session's
+        # bookkeeping would cost more than the query), taking no write lock.
+        with self._read_engine.connect() as conn:
+            found = conn.execute(_PRINCIPAL, {"public_id": public_id}).first()
+        # Compare even when the key is unknown, so timing does not tell which ids exist.
+        expected = found.secret_hash if found is not None else _secret_hash("")
+        if not hmac.compare_digest(expected, _secret_hash(secret)) or found is None:
+            raise AuthenticationError("wrong API key: check the public id and the secret")
+        if found.revoked_at is not None:
+            raise AuthenticationError("this API key was revoked; create a new one")
+        principal = Principal(
+            AccountInfo(
+                id=found.account_id,
+                username=found.username,
+                email=found.email,
+                wallet_address=found.wallet_address,
+                is_operator=found.is_operator,
+                max_stake=found.max_stake,
+                max_stake_share_ppm=found.max_stake_share_ppm,
+                created_at=found.account_created_at,
+            ),
+            ApiKeyInfo(
+                public_id=found.public_id,
+                account_id=found.account_id,
+                name=found.key_name,
+                scopes=frozenset(found.scopes.split()),
+                created_at=found.created_at,
+                last_used_at=found.last_used_at,
+                revoked_at=found.revoked_at,
+            ),
+        )
         last = principal.key.last_used_at
         if last is None or now - last > timedelta(minutes=1):  # at most once a minute
 
@@ -1200,26 +1249,27 @@ class Tournament:
         digest = hashlib.sha256(data).hexdigest() if key is not None else ""
         fingerprint = _fingerprint(model_id, round_number, digest)
 
-        def target(session: Session) -> tuple[int, int, str, str]:
-            account_id = self._model(session, model_id).account_id
-            if owner is not None and account_id != owner:
-                raise PermissionDeniedError(
-                    f"model {model_id} belongs to another account", details={"model_id": model_id}
-                )
-            if round_number is None:
-                row = session.scalar(
-                    select(Round)
-                    .where(Round.state == RoundState.OPEN.value)
-                    .order_by(Round.number.desc())
-                    .limit(1)
-                )
-                if row is None:
-                    raise RoundStateError("no round is open for submissions right now")
-            else:
-                row = self._round(session, round_number)
-            return account_id, row.number, row.state, row.live_ids_key
-
-        account_id, number, state, live_key = self._read(target)
+        # the model's owner and the round, on a plain connection (as in authenticate)
+        with self._read_engine.connect() as conn:
+            account_id = conn.scalar(_MODEL_OWNER, {"model_id": model_id})
+            found = (
+                conn.execute(_ROUND_OPEN)
+                if round_number is None
+                else conn.execute(_ROUND_NUMBERED, {"number": round_number})
+            ).first()
+        if account_id is None:
+            raise NotFoundError(f"there is no model {model_id}", details={"model_id": model_id})
+        if owner is not None and account_id != owner:
+            raise PermissionDeniedError(
+                f"model {model_id} belongs to another account", details={"model_id": model_id}
+            )
+        if found is None and round_number is None:
+            raise RoundStateError("no round is open for submissions right now")
+        if found is None:
+            raise NotFoundError(
+                f"there is no round {round_number}", details={"round": round_number}
+            )
+        number, state, live_key = found
         key = _scoped(key, account_id)
         if key is not None:
             earlier = self._submission_for_key(key, fingerprint)
