@@ -9,6 +9,7 @@ retry with the same key changes nothing the second time.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -156,6 +157,19 @@ _ROUND_NUMBERED: Final = _ROUND_TARGET.where(Round.number == bindparam("number")
 _ROUND_OPEN: Final = (
     _ROUND_TARGET.where(Round.state == RoundState.OPEN.value).order_by(Round.number.desc()).limit(1)
 )
+
+# Recording an upload: the round (locked), unselecting the model's earlier files, the row.
+_ROUND_TO_RECORD: Final = (
+    select(Round.id, Round.state, Round.closes_at)
+    .where(Round.number == bindparam("number"))
+    .with_for_update()
+)
+_UNSELECT: Final = (
+    update(Submission)
+    .where(Submission.round_id == bindparam("round"), Submission.model_id == bindparam("model"))
+    .values(selected=False)
+)
+_INSERT_SUBMISSION: Final = insert(Submission).returning(Submission.id)
 
 
 def _secret_hash(secret: str) -> str:
@@ -1289,41 +1303,60 @@ class Tournament:
         self.store.put(storage_key + ".npy", _predictions_bytes(validated.predictions.to_numpy()))
 
         def op(session: Session) -> SubmissionInfo:
-            row = self._round(session, number, lock=True)
-            result = self._once(
-                session, key, "submit", fingerprint, lambda: {"submission": record(session, row).id}
-            )
+            # prebuilt Core statements on the session's connection: this runs per upload
+            conn = session.connection()
+            row = conn.execute(_ROUND_TO_RECORD, {"number": number}).first()
+            if row is None:  # pragma: no cover - rounds are never deleted
+                raise NotFoundError(f"there is no round {number}", details={"round": number})
+            round_id, round_state, closes_at = row
+            made: list[SubmissionInfo] = []
+
+            def record() -> dict[str, object]:
+                if round_state == RoundState.RESOLVED.value:
+                    raise RoundStateError(f"round {number} resolved while the file was checked")
+                conn.execute(_UNSELECT, {"round": round_id, "model": model_id})
+                info = SubmissionInfo(
+                    id=0,
+                    model_id=model_id,
+                    round_number=number,
+                    created_at=now,
+                    filename=filename[:255],
+                    sha256=validated.sha256 or hashlib.sha256(data).hexdigest(),
+                    size_bytes=len(data),
+                    rows=validated.rows,
+                    unknown_ids=validated.unknown_ids,
+                    state=SubmissionState.VALIDATED.value,
+                    late=round_state != RoundState.OPEN.value or now >= closes_at,
+                    selected=True,
+                )
+                new_id = conn.execute(
+                    _INSERT_SUBMISSION,
+                    {
+                        "model_id": model_id,
+                        "round_id": round_id,
+                        "created_at": now,
+                        "filename": info.filename,
+                        "sha256": info.sha256,
+                        "storage_key": storage_key,
+                        "size_bytes": info.size_bytes,
+                        "rows": info.rows,
+                        "unknown_ids": info.unknown_ids,
+                        "state": info.state,
+                        "late": info.late,
+                        "selected": True,
+                    },
+                ).scalar_one()
+                made.append(dataclasses.replace(info, id=int(new_id)))
+                return {"submission": int(new_id)}
+
+            result = self._once(session, key, "submit", fingerprint, record)
+            if made:
+                return made[0]
+            # the key's first upload, recorded by a concurrent retry
             sub = session.get(Submission, result["submission"])
             if sub is None:  # pragma: no cover - the record and the row commit together
                 raise NotFoundError("the submission recorded under this key is gone")
             return _submission_info(sub, number)
-
-        def record(session: Session, row: Round) -> Submission:
-            if row.state == RoundState.RESOLVED.value:
-                raise RoundStateError(f"round {number} resolved while the file was checked")
-            late = row.state != RoundState.OPEN.value or now >= row.closes_at
-            session.execute(
-                update(Submission)
-                .where(Submission.round_id == row.id, Submission.model_id == model_id)
-                .values(selected=False)
-            )
-            sub = Submission(
-                model_id=model_id,
-                round_id=row.id,
-                created_at=now,
-                filename=filename[:255],
-                sha256=validated.sha256 or hashlib.sha256(data).hexdigest(),
-                storage_key=storage_key,
-                size_bytes=len(data),
-                rows=validated.rows,
-                unknown_ids=validated.unknown_ids,
-                state=SubmissionState.VALIDATED.value,
-                late=late,
-                selected=True,
-            )
-            session.add(sub)
-            session.flush()
-            return sub
 
         try:
             recorded = self._run(op)
