@@ -62,3 +62,13 @@ def test_key_refusals(tournament: Tournament) -> None:
     op = t.create_account("operator", "op@example.org", is_operator=True)
     admin, secret = t.create_api_key(op.id, scopes=["admin"])
     assert t.authenticate(admin.public_id, secret).has("stake")
+
+
+def test_closing_a_tournament_returns_every_connection(tournament: Tournament) -> None:
+    account = tournament.create_account("olga", "olga@example.org")
+    key, secret = tournament.create_api_key(account.id)
+    with tournament as t:
+        assert t.authenticate(key.public_id, secret).account.id == account.id  # read engine
+        assert t.create_model(account.id, "olga_1").account_id == account.id  # the main engine
+    pools = [tournament.engine.pool, tournament._read_engine.pool]
+    assert all(pool.checkedin() == 0 and pool.checkedout() == 0 for pool in pools)

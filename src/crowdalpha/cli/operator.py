@@ -73,7 +73,7 @@ def serve(
         ):
             if value is not None:
                 os.environ[f"CROWDALPHA_{name}"] = str(value)
-        tournament.engine.dispose()
+        tournament.close()
         console.print(
             f"crowdalpha serving on [bold]{settings.resolved_public_url}[/] with {workers} "
             "processes — REST /v1 (docs at /docs), GraphQL /graphql"
@@ -100,7 +100,8 @@ def tick(home: HomeOption = None, database_url: DatabaseOption = None) -> None:
     """Move every round as far as the clock and the data allow (for cron)."""
     from crowdalpha.runtime import open_tournament
 
-    report = open_tournament(settings_from(home, database_url)).tick()
+    with open_tournament(settings_from(home, database_url)) as t:
+        report = t.tick()
     if not report.changed:
         console.print(f"{report.now:%Y-%m-%d %H:%M} UTC: nothing to do")
         return
@@ -131,15 +132,15 @@ def init(
     from crowdalpha.ledger import nmr
     from crowdalpha.runtime import open_tournament
 
-    t = open_tournament(settings_from(home, database_url))
-    account = t.create_account(username, email, is_operator=True)
-    key, secret = t.create_api_key(account.id, scopes=["admin"], name="operator")
-    amount = nmr(mint)
-    if amount:
-        t.mint(amount, key="init-treasury")
-    console.print(f"operator account [bold]{account.username}[/] created; treasury {mint} NMR")
-    console.print("admin API key (shown once, keep it secret):")
-    console.print(f"  public id  {key.public_id}\n  secret     {secret}")
+    with open_tournament(settings_from(home, database_url)) as t:
+        account = t.create_account(username, email, is_operator=True)
+        key, secret = t.create_api_key(account.id, scopes=["admin"], name="operator")
+        amount = nmr(mint)
+        if amount:
+            t.mint(amount, key="init-treasury")
+        console.print(f"operator account [bold]{account.username}[/] created; treasury {mint} NMR")
+        console.print("admin API key (shown once, keep it secret):")
+        console.print(f"  public id  {key.public_id}\n  secret     {secret}")
 
 
 @admin_app.command("grant")
@@ -153,13 +154,13 @@ def grant(
     from crowdalpha.ledger import format_nmr, nmr
     from crowdalpha.runtime import open_tournament
 
-    t = open_tournament(settings_from(home, database_url))
-    account = t.account_by_username(username)
-    t.grant(account.id, nmr(amount))
-    console.print(
-        f"granted {amount} NMR to {account.username}; wallet now "
-        f"{format_nmr(t.wallet_balance(account.id))} NMR"
-    )
+    with open_tournament(settings_from(home, database_url)) as t:
+        account = t.account_by_username(username)
+        t.grant(account.id, nmr(amount))
+        console.print(
+            f"granted {amount} NMR to {account.username}; wallet now "
+            f"{format_nmr(t.wallet_balance(account.id))} NMR"
+        )
 
 
 @admin_app.command("submissions")
@@ -171,21 +172,21 @@ def submissions(
     """Every submission's state (received, validated, scored, resolved or failed)."""
     from crowdalpha.runtime import open_tournament
 
-    t = open_tournament(settings_from(home, database_url))
-    names = {m.id: m.name for m in t.models()}
-    table = Table("id", "round", "model", "state", "late", "selected", "uploaded", "reason")
-    for s in t.submissions(round_number=round_number):
-        table.add_row(
-            str(s.id),
-            str(s.round_number),
-            names.get(s.model_id, "?"),
-            s.state,
-            "yes" if s.late else "",
-            "yes" if s.selected else "",
-            f"{s.created_at:%Y-%m-%d %H:%M}",
-            s.error_message or "",
-        )
-    console.print(table)
+    with open_tournament(settings_from(home, database_url)) as t:
+        names = {m.id: m.name for m in t.models()}
+        table = Table("id", "round", "model", "state", "late", "selected", "uploaded", "reason")
+        for s in t.submissions(round_number=round_number):
+            table.add_row(
+                str(s.id),
+                str(s.round_number),
+                names.get(s.model_id, "?"),
+                s.state,
+                "yes" if s.late else "",
+                "yes" if s.selected else "",
+                f"{s.created_at:%Y-%m-%d %H:%M}",
+                s.error_message or "",
+            )
+        console.print(table)
 
 
 @rounds_app.command("list")
@@ -194,22 +195,21 @@ def list_rounds(home: HomeOption = None, database_url: DatabaseOption = None) ->
     from crowdalpha.ledger import format_nmr
     from crowdalpha.runtime import open_tournament
 
-    t = open_tournament(settings_from(home, database_url))
-    table = Table(
-        "round", "state", "opens", "closes", "resolves", "submissions", "at risk", "payout factor"
-    )
-    for r in t.rounds():
-        table.add_row(
-            str(r.number),
-            r.state,
-            f"{r.opens_at:%Y-%m-%d %H:%M}",
-            f"{r.closes_at:%Y-%m-%d %H:%M}",
-            f"{r.resolves_at:%Y-%m-%d}",
-            str(r.submissions),
-            "" if r.total_at_risk is None else format_nmr(r.total_at_risk),
-            r.payout_factor or "",
-        )
-    console.print(table)
+    with open_tournament(settings_from(home, database_url)) as t:
+        columns = ("round", "state", "opens", "closes", "resolves", "submissions", "at risk")
+        table = Table(*columns, "payout factor")
+        for r in t.rounds():
+            table.add_row(
+                str(r.number),
+                r.state,
+                f"{r.opens_at:%Y-%m-%d %H:%M}",
+                f"{r.closes_at:%Y-%m-%d %H:%M}",
+                f"{r.resolves_at:%Y-%m-%d}",
+                str(r.submissions),
+                "" if r.total_at_risk is None else format_nmr(r.total_at_risk),
+                r.payout_factor or "",
+            )
+        console.print(table)
 
 
 @rounds_app.command("resolve")
@@ -221,7 +221,8 @@ def resolve(
     """Resolve a closed round now, if its targets are final."""
     from crowdalpha.runtime import open_tournament
 
-    r = open_tournament(settings_from(home, database_url)).resolve(number)
+    with open_tournament(settings_from(home, database_url)) as t:
+        r = t.resolve(number)
     console.print(
         f"resolved round {r.round_number}: {r.scored} scored, paid {r.paid / 10**18:,.4f} NMR, "
         f"burned {r.burned / 10**18:,.4f} NMR, payout factor {r.payout_factor}"

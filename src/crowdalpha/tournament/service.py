@@ -285,6 +285,18 @@ class Tournament:
         self._live_cache: dict[int, pd.Index] = {}
         self._cache_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the database connections (the read engine's too); the object is done."""
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()
+        self.engine.dispose()
+
+    def __enter__(self) -> Tournament:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- plumbing -----------------------------------------------------------------------
 
     def _run(self, operation: Callable[[Session], T]) -> T:
