@@ -12,6 +12,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from crowdalpha.errors import InvalidInputError, NotFoundError
@@ -43,6 +44,10 @@ class FileStore(ABC):
     @abstractmethod
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Every key under ``prefix``, sorted."""
+
+    @abstractmethod
+    def modified(self, key: str) -> datetime:
+        """When ``key`` was last written (UTC); ``NotFoundError`` if absent."""
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path for ``key`` when the store has one (servers stream from it)."""
@@ -98,10 +103,19 @@ class LocalFileStore(FileStore):
         except FileNotFoundError:
             raise NotFoundError(f"no stored file {key!r}", details={"key": key}) from None
 
+    def modified(self, key: str) -> datetime:
+        try:
+            return datetime.fromtimestamp(self._path(key).stat().st_mtime, tz=UTC)
+        except FileNotFoundError:
+            raise NotFoundError(f"no stored file {key!r}", details={"key": key}) from None
+
     def keys(self, prefix: str = "") -> Iterator[str]:
+        # walk only the folder the prefix names (not the whole store), then filter
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        top = self.root.joinpath(*_check_key(folder).parts) if folder else self.root
         found = sorted(
             p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
+            for p in top.rglob("*")
             if p.is_file() and not p.name.startswith(".")
         )
         yield from (k for k in found if k.startswith(prefix))

@@ -155,7 +155,7 @@ class GraphQLHarness:
         self.tournament = build_tournament(engine, home, self.clock, self.data)
         self.tournament.tick()
         self.settings = settings_for(home, "http://testserver")
-        self.app: FastAPI = create_app(self.tournament, self.settings, run_clock_task=False)
+        self.app: FastAPI = create_app(self.tournament, self.settings, background=False)
         self.client = TestClient(self.app)
 
     def post(

@@ -48,7 +48,7 @@ class LiveServer:
         self.socket.bind(("127.0.0.1", 0))
         port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        app = create_app(self.tournament, settings_for(home, self.url), run_clock_task=False)
+        app = create_app(self.tournament, settings_for(home, self.url), background=False)
         config = uvicorn.Config(
             app, log_level="warning", ws="none", http="h11", lifespan="off", access_log=False
         )

@@ -5,8 +5,13 @@ and an OpenAPI schema that documents all of it."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from tests.server.rest_support import Served, auth, served
+from sqlalchemy import Engine
+from tests.server.rest_support import Served, auth, build, served
 
 __all__ = ["served"]
 
@@ -143,3 +148,21 @@ def test_the_openapi_schema_documents_every_route(served: Served) -> None:
     amount = schema["components"]["schemas"]["AmountIn"]["properties"]["amount"]
     assert amount["type"] == "string"
     assert set(schema["components"]["schemas"]["ErrorBody"]["properties"]) == {"error"}
+
+
+def test_the_server_sweeps_staged_uploads_that_no_mutation_used(
+    engine: Engine, tmp_path: Path
+) -> None:
+    s = build(engine, tmp_path)
+    store = s.tournament.store
+    abandoned = f"uploads/numerai/submissions/1/{'c' * 32}/p.csv"
+    store.put(abandoned, b"id,prediction\n")
+    path = store.local_path(abandoned)
+    assert path is not None
+    long_ago = (datetime.now(UTC) - timedelta(days=3)).timestamp()
+    os.utime(path, (long_ago, long_ago))
+    with s.client:  # startup runs the first housekeeping pass at once
+        deadline = time.monotonic() + 10
+        while store.exists(abandoned) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not store.exists(abandoned)

@@ -4,7 +4,8 @@
 Tournament`; ``crowdalpha serve`` runs it with uvicorn on the configured database and
 folder. The app runs the round clock itself (``Tournament.tick`` every
 ``settings.tick_interval`` seconds, in a worker thread) so one process is a working
-tournament.
+tournament, and hourly housekeeping (see :func:`run_housekeeping`); ``background=False``
+runs neither.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -26,7 +28,7 @@ from crowdalpha.server.signing import Signer
 from crowdalpha.settings import Settings
 from crowdalpha.tournament import Tournament
 
-__all__ = ["create_app", "run_clock"]
+__all__ = ["create_app", "run_clock", "run_housekeeping"]
 
 log = logging.getLogger("crowdalpha.server")
 
@@ -46,6 +48,27 @@ async def run_clock(tournament: Tournament, interval: float) -> None:
                 )
         except Exception:
             log.exception("the round clock failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+async def run_housekeeping(context: ServerContext, interval: float = 3600.0) -> None:
+    """Hourly chores: delete staged uploads (numerapi's PUT-then-mutation) that no mutation
+    used within a day after their upload URL expired. Failures are logged and retried."""
+    from crowdalpha.server.graphql.context import sweep_staged_uploads
+
+    keep = timedelta(seconds=context.settings.signed_url_ttl) + timedelta(days=1)
+    while True:
+        try:
+            swept = await asyncio.to_thread(
+                sweep_staged_uploads,
+                context.tournament.store,
+                older_than=keep,
+                now=datetime.now(UTC),
+            )
+            if swept:
+                log.info("deleted %d staged upload(s) that no mutation used", swept)
+        except Exception:
+            log.exception("housekeeping failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
 
 
@@ -80,7 +103,7 @@ class BodyLimit:
 
 
 def create_app(
-    tournament: Tournament, settings: Settings | None = None, *, run_clock_task: bool = True
+    tournament: Tournament, settings: Settings | None = None, *, background: bool = True
 ) -> FastAPI:
     settings = settings or Settings()
     context = ServerContext(
@@ -92,13 +115,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if run_clock_task and settings.tick_interval > 0:
-            task = asyncio.create_task(run_clock(tournament, settings.tick_interval))
+        tasks = []
+        if background:
+            tasks.append(asyncio.create_task(run_housekeeping(context)))
+            if settings.tick_interval > 0:
+                tasks.append(asyncio.create_task(run_clock(tournament, settings.tick_interval)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -2,9 +2,10 @@
 
 ``uvicorn --factory crowdalpha.server.asgi:app_from_environment --workers 2`` (what
 ``crowdalpha serve --workers N`` runs) starts several processes on one port, each with
-its own engine on the same database and folder; the round clock runs in one of them only —
-the one holding an exclusive lock on ``{home}/clock.lock`` (released by the system when
-that process exits). Ticking is idempotent, so this only saves work.
+its own engine on the same database and folder; the background tasks (the round clock and
+the housekeeping) run in one of them only — the one holding an exclusive lock on
+``{home}/clock.lock`` (released by the system when that process exits). Ticking is
+idempotent, so this only saves work.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ _held: list[int] = []  # the lock's file descriptor, kept open for the process's
 
 
 def _claim_clock(settings: Settings) -> bool:
-    """True for the one process that should run the clock."""
-    if settings.tick_interval <= 0:
-        return False
+    """True for the one process that should run the background tasks."""
     settings.home.mkdir(parents=True, exist_ok=True)
     fd = os.open(settings.home / "clock.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -41,4 +40,4 @@ def _claim_clock(settings: Settings) -> bool:
 def app_from_environment() -> FastAPI:
     settings = Settings()
     tournament = open_tournament(settings)
-    return create_app(tournament, settings, run_clock_task=_claim_clock(settings))
+    return create_app(tournament, settings, background=_claim_clock(settings))

@@ -86,9 +86,15 @@ class MemoryFileStore(FileStore):
 
     def __init__(self) -> None:
         self._files: dict[str, bytes] = {}
+        self._written: dict[str, datetime] = {}
 
     def put(self, key: str, data: bytes) -> None:
         self._files[key] = bytes(data)
+        self._written[key] = datetime.now(UTC)
+
+    def modified(self, key: str) -> datetime:
+        self.get(key)
+        return self._written[key]
 
     def get(self, key: str) -> bytes:
         try:
@@ -101,6 +107,7 @@ class MemoryFileStore(FileStore):
 
     def delete(self, key: str) -> None:
         self._files.pop(key, None)
+        self._written.pop(key, None)
 
     def size(self, key: str) -> int:
         return len(self.get(key))
@@ -334,7 +341,7 @@ def _run_and_collect(spec: RunSpec, progress: Progress | None) -> dict[str, Any]
         try:
             return collect(run)
         finally:
-            run.tournament.engine.dispose()
+            run.tournament.close()
 
 
 _QUEUE: Any = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from crowdalpha.errors import (
     AuthenticationError,
@@ -14,15 +14,33 @@ from crowdalpha.errors import (
     PermissionDeniedError,
 )
 from crowdalpha.server.context import ServerContext
+from crowdalpha.storage import FileStore
 from crowdalpha.tournament import ModelInfo, Principal, RoundInfo, Tournament
 
-__all__ = ["CLASSIC", "GraphQLContext", "utc"]
+__all__ = ["CLASSIC", "UPLOADS_PREFIX", "GraphQLContext", "sweep_staged_uploads", "utc"]
 
 #: Numerai's id of the Classic tournament, the one crowdalpha runs (Signals is 11, Crypto 12).
 CLASSIC = 8
 
 _UPLOAD_NAME = re.compile(r"^(\d+)/([0-9a-f]{32})/([A-Za-z0-9._-]{1,100})$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Where files PUT to an upload URL wait for the mutation that uses them.
+UPLOADS_PREFIX = "uploads/numerai/"
+
+
+def sweep_staged_uploads(store: FileStore, *, older_than: timedelta, now: datetime) -> int:
+    """Delete staged uploads no mutation used (a client that PUT a file and stopped):
+    those written more than ``older_than`` before ``now``. Returns how many went."""
+    swept = 0
+    for key in list(store.keys(UPLOADS_PREFIX)):
+        try:
+            stale = now - store.modified(key) > older_than
+        except NotFoundError:  # used (and deleted) meanwhile
+            continue
+        if stale:
+            store.delete(key)
+            swept += 1
+    return swept
 
 
 def utc(moment: datetime) -> datetime:
@@ -137,7 +155,7 @@ class GraphQLContext:
 
     @staticmethod
     def upload_key(kind: str, name: str) -> str:
-        return f"uploads/numerai/{kind}/{name}"
+        return f"{UPLOADS_PREFIX}{kind}/{name}"
 
     def staged_upload(self, kind: str, name: str, account_id: int) -> tuple[str, str]:
         """The storage key and original file name of a staged upload of ``account_id``."""
