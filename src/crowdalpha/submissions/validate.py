@@ -792,20 +792,9 @@ def validate_submission(
                 },
             )
     else:
-        needed = SIGNALS_MIN_TICKERS if min_tickers is None else min_tickers
-        if len(live_submitted) < needed:
-            raise SubmissionIdsError(
-                f"only {len(live_submitted)} submitted {id_col} value(s) are in this round's "
-                f"live universe; at least {needed} are required: use the latest live "
-                f"universe and check that the {id_col!r} column holds {id_col}s{unknown_note}",
-                details={
-                    "reason": "not_enough_tickers",
-                    "count": len(live_submitted),
-                    "required": needed,
-                    "unknown_ids": len(unknown),
-                    "unknown_examples": list(unknown_examples),
-                },
-            )
+        _check_enough_tickers(
+            len(live_submitted), min_tickers, id_col, len(unknown), unknown_examples, unknown_note
+        )
 
     # 3. values (live rows only)
     raw_values = frame[pred_col]
@@ -858,20 +847,7 @@ def _validated_in_order(
 ) -> ValidatedSubmission:
     """:func:`validate_submission`'s outcome when the ids are the live ids in order."""
     if tournament == "signals":
-        needed = SIGNALS_MIN_TICKERS if min_tickers is None else min_tickers
-        if len(live) < needed:
-            raise SubmissionIdsError(
-                f"only {len(live)} submitted {id_col} value(s) are in this round's "
-                f"live universe; at least {needed} are required: use the latest live "
-                f"universe and check that the {id_col!r} column holds {id_col}s",
-                details={
-                    "reason": "not_enough_tickers",
-                    "count": len(live),
-                    "required": needed,
-                    "unknown_ids": 0,
-                    "unknown_examples": [],
-                },
-            )
+        _check_enough_tickers(len(live), min_tickers, id_col, 0, (), "")
     raw_values = frame[pred_col]
     _check_numeric(raw_values, pred_col)
     values = np.array(raw_values.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
@@ -887,6 +863,31 @@ def _validated_in_order(
         unknown_id_examples=(),
         date_column=date_column,
     )
+
+
+def _check_enough_tickers(
+    count: int,
+    min_tickers: int | None,
+    id_col: str,
+    unknown: int,
+    unknown_examples: tuple[str, ...],
+    unknown_note: str,
+) -> None:
+    """Signals: at least ``min_tickers`` (default :data:`SIGNALS_MIN_TICKERS`) live ids."""
+    needed = SIGNALS_MIN_TICKERS if min_tickers is None else min_tickers
+    if count < needed:
+        raise SubmissionIdsError(
+            f"only {count} submitted {id_col} value(s) are in this round's "
+            f"live universe; at least {needed} are required: use the latest live "
+            f"universe and check that the {id_col!r} column holds {id_col}s{unknown_note}",
+            details={
+                "reason": "not_enough_tickers",
+                "count": count,
+                "required": needed,
+                "unknown_ids": unknown,
+                "unknown_examples": list(unknown_examples),
+            },
+        )
 
 
 def _check_numeric(raw_values: pd.Series, pred_col: str) -> None:

@@ -20,11 +20,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crowdalpha.db import read_engine, session_factory, transact
@@ -114,7 +114,8 @@ def _account_info(row: Account) -> AccountInfo:
     )
 
 
-def _key_info(row: ApiKey) -> ApiKeyInfo:
+def _key_info(row: ApiKey | Row[*tuple[Any, ...]]) -> ApiKeyInfo:
+    """From a key's ORM object, or from a Core row holding its columns."""
     return ApiKeyInfo(
         public_id=row.public_id,
         account_id=row.account_id,
@@ -133,7 +134,7 @@ _PRINCIPAL: Final = (
     select(
         ApiKey.public_id,
         ApiKey.account_id,
-        ApiKey.name.label("key_name"),
+        ApiKey.name,
         ApiKey.scopes,
         ApiKey.secret_hash,
         ApiKey.created_at,
@@ -541,15 +542,7 @@ class Tournament:
                 max_stake_share_ppm=found.max_stake_share_ppm,
                 created_at=found.account_created_at,
             ),
-            ApiKeyInfo(
-                public_id=found.public_id,
-                account_id=found.account_id,
-                name=found.key_name,
-                scopes=frozenset(found.scopes.split()),
-                created_at=found.created_at,
-                last_used_at=found.last_used_at,
-                revoked_at=found.revoked_at,
-            ),
+            _key_info(found),
         )
         last = principal.key.last_used_at
         if last is None or now - last > timedelta(minutes=1):  # at most once a minute
