@@ -87,3 +87,32 @@ def test_serve_answers_and_stops_cleanly(tmp_path: Path, workers: int) -> None:
         output, _ = proc.communicate(timeout=30)
     assert "crowdalpha serving on" in output
     assert "Traceback" not in output
+
+
+def test_config_shows_the_settings_in_effect_and_never_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CROWDALPHA_DATABASE_URL", "postgresql+psycopg://bob:hunter2@db.internal/t")
+    monkeypatch.setenv("CROWDALPHA_SIGNING_KEY", "sign-with-this-secret")
+    monkeypatch.setenv("CROWDALPHA_RATE_LIMIT_PER_MINUTE", "42")
+    monkeypatch.setenv("COLUMNS", "250")
+    out = invoke("config", "--home", str(tmp_path))
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if "CROWDALPHA_" in line}
+    assert "hunter2" not in out and "sign-with-this-secret" not in out
+    assert "bob:***@db.internal" in lines["CROWDALPHA_DATABASE_URL"]
+    assert "(set)" in lines["CROWDALPHA_SIGNING_KEY"]
+    assert "42" in lines["CROWDALPHA_RATE_LIMIT_PER_MINUTE"]
+    assert "set" in lines["CROWDALPHA_RATE_LIMIT_PER_MINUTE"].split("│")[3]
+    assert "default" in lines["CROWDALPHA_PORT"].split("│")[3]
+    assert str(tmp_path / "files") in lines["CROWDALPHA_STORAGE_DIR"]  # resolved default
+
+
+def test_the_configuration_docs_list_every_setting() -> None:
+    from crowdalpha.settings import Settings
+
+    docs = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    for name, field in Settings.model_fields.items():
+        row = next(
+            (line for line in docs.splitlines() if f"`CROWDALPHA_{name.upper()}`" in line), ""
+        )
+        assert field.description and field.description in row, name

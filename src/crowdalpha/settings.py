@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -23,7 +24,18 @@ from crowdalpha.db import create_database_engine, require_current, upgrade
 from crowdalpha.errors import ConflictError
 from crowdalpha.storage import LocalFileStore
 
-__all__ = ["Settings"]
+__all__ = ["SettingValue", "Settings"]
+
+
+@dataclass(frozen=True)
+class SettingValue:
+    """One setting as in effect: for ``crowdalpha config`` and the docs."""
+
+    name: str
+    variable: str  # the environment variable
+    value: str  # as shown: resolved defaults spelled out, secrets never
+    is_set: bool  # False: the default
+    description: str
 
 
 class Settings(BaseSettings):
@@ -33,49 +45,97 @@ class Settings(BaseSettings):
         env_prefix="CROWDALPHA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    home: Path = Path("crowdalpha-data")
-    database_url: str | None = None
-    storage_dir: Path | None = None
+    home: Path = Field(
+        default=Path("crowdalpha-data"),
+        description="The tournament's folder: the SQLite file, the files, the signing key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/db; "
+        "default: the SQLite file {home}/crowdalpha.db.",
+    )
+    storage_dir: Path | None = Field(
+        default=None,
+        description="Where datasets, submissions and meta models are stored; default {home}/files.",
+    )
 
     # -- the tournament -------------------------------------------------------------------
-    #: Where rounds' data come from: ``synthetic`` (generated, for trying things out) or
-    #: ``prices`` (the data pipeline on the operator's price file, ``prices_path``).
-    data_source: Literal["synthetic", "prices"] = "synthetic"
-    prices_path: Path | None = None
-    #: The market date of round 1's live era (``prices`` source); default: the price
-    #: history's last date at the first start.
-    first_live: date | None = None
-    synthetic_rows: int = Field(default=2000, ge=10)
-    synthetic_seed: int = 0
-    #: ``weekly`` (the default, as the article describes) or ``daily`` rounds.
-    round_period: Literal["weekly", "daily"] = "weekly"
-    payout_policy: Literal["numerai", "tiered"] = "numerai"
-    #: Most NMR that may ever be minted (a decimal string of NMR); unset: no cap.
-    mint_cap: str | None = None
+    data_source: Literal["synthetic", "prices"] = Field(
+        default="synthetic",
+        description="Where rounds' data come from: synthetic (generated, for trying things "
+        "out) or prices (the data pipeline on the operator's price file, prices_path).",
+    )
+    prices_path: Path | None = Field(
+        default=None, description="The price file (Parquet or CSV) of the prices source."
+    )
+    first_live: date | None = Field(
+        default=None,
+        description="The market date of round 1's live era (prices source); default: the "
+        "price history's last date at the first start.",
+    )
+    synthetic_rows: int = Field(
+        default=2000, ge=10, description="Live rows per round of the synthetic source."
+    )
+    synthetic_seed: int = Field(default=0, description="Seed of the synthetic source.")
+    round_period: Literal["weekly", "daily"] = Field(
+        default="weekly", description="weekly (as the article describes) or daily rounds."
+    )
+    payout_policy: Literal["numerai", "tiered"] = Field(
+        default="numerai",
+        description="How scores turn into payouts: numerai (stake × clipped weighted CORR "
+        "and MMC) or tiered (the article's table); see docs/economics.md.",
+    )
+    mint_cap: str | None = Field(
+        default=None,
+        description="Most NMR that may ever be minted (a decimal string of NMR); unset: no cap.",
+    )
 
     # -- the server (``crowdalpha serve``) ------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    #: The address clients reach the server at (signed download/upload URLs point there);
-    #: default ``http://{host}:{port}``.
-    public_url: str | None = None
-    #: Seconds between two runs of the round clock inside the server (0: never; use cron
-    #: and ``crowdalpha tick`` instead).
-    tick_interval: float = Field(default=60.0, ge=0)
-    #: Largest accepted upload (prediction files, request bodies), in bytes.
-    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
-    #: Uploads one server process parses and validates at once; more wait their turn.
-    #: Validation is CPU work under Python's GIL: threads beyond the cores only add
-    #: switching (see benchmarks/server.py). Run more processes (``--workers``) to scale.
-    upload_concurrency: int = Field(default=2, ge=1)
-    #: Requests per minute per API key (and per address for anonymous requests); 0: no limit.
-    rate_limit_per_minute: int = Field(default=600, ge=0)
-    #: How long signed download and upload URLs stay valid, in seconds.
-    signed_url_ttl: int = Field(default=3600, gt=0)
-    #: The version folder numerapi clients see datasets under (``v5.0/live.parquet``).
-    dataset_folder: str = "v5.0"
-    #: Key that signs those URLs; default: a random key kept in ``{home}/signing.key``.
-    signing_key: SecretStr | None = None
+    host: str = Field(default="127.0.0.1", description="Address the server listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the server listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address clients reach the server at (signed download and upload "
+        "URLs point there); default http://{host}:{port}.",
+    )
+    tick_interval: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds between two runs of the round clock inside the server (0: "
+        "never; use cron and crowdalpha tick instead).",
+    )
+    max_upload_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        gt=0,
+        description="Largest accepted upload (prediction files, request bodies), in bytes.",
+    )
+    # Validation is CPU work under Python's GIL: threads beyond the cores only add
+    # switching (see benchmarks/server.py); more processes (``--workers``) scale.
+    upload_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Uploads one server process parses and validates at once; more wait "
+        "their turn.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per minute per API key (and per address for anonymous "
+        "requests); 0: no limit.",
+    )
+    signed_url_ttl: int = Field(
+        default=3600,
+        gt=0,
+        description="How long signed download and upload URLs stay valid, in seconds.",
+    )
+    dataset_folder: str = Field(
+        default="v5.0",
+        description="The version folder numerapi clients see datasets under (v5.0/live.parquet).",
+    )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs those URLs; default: a random key kept in {home}/signing.key.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -107,6 +167,33 @@ class Settings(BaseSettings):
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def described(self) -> list[SettingValue]:
+        """Every setting with its variable and value; a password in the database URL and
+        the signing key are never shown."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name == "signing_key":
+                shown = "(set)" if value is not None else f"(kept in {self.home / 'signing.key'})"
+            elif name == "database_url":
+                shown = make_url(self.resolved_database_url).render_as_string(hide_password=True)
+            elif name == "storage_dir":
+                shown = str(self.resolved_storage_dir)
+            elif name == "public_url":
+                shown = self.resolved_public_url
+            else:
+                shown = "(unset)" if value is None else str(value)
+            rows.append(
+                SettingValue(
+                    name=name,
+                    variable=f"CROWDALPHA_{name.upper()}",
+                    value=shown,
+                    is_set=name in self.model_fields_set,
+                    description=field.description or "",
+                )
+            )
+        return rows
 
     def resolved_signing_key(self) -> bytes:
         """The URL-signing key: configured, or created once under the home folder (0600)."""

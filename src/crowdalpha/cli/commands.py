@@ -12,7 +12,7 @@ from crowdalpha import __version__
 from crowdalpha.cli.admin import db_app, ledger_app
 from crowdalpha.cli.data import data_app
 from crowdalpha.cli.living import demo
-from crowdalpha.cli.operator import admin_app, rounds_app, serve, tick
+from crowdalpha.cli.operator import admin_app, config, rounds_app, serve, tick
 from crowdalpha.cli.participant import register as register_participant_commands
 from crowdalpha.cli.simulate import simulate
 from crowdalpha.errors import CrowdAlphaError
@@ -33,6 +33,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(rounds_app, name="rounds")
 app.command()(serve)
 app.command()(tick)
+app.command()(config)
 app.command()(demo)
 app.command()(simulate)
 register_participant_commands(app)

@@ -96,6 +96,15 @@ def serve(
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
+def config(home: HomeOption = None, database_url: DatabaseOption = None) -> None:
+    """Show the settings in effect: each CROWDALPHA_* variable, its value, and whether it
+    was set (environment, .env file, command line) or is the default."""
+    table = Table("variable", "value", "from", "meaning")
+    for row in settings_from(home, database_url).described():
+        table.add_row(row.variable, row.value, "set" if row.is_set else "default", row.description)
+    console.print(table)
+
+
 def tick(home: HomeOption = None, database_url: DatabaseOption = None) -> None:
     """Move every round as far as the clock and the data allow (for cron)."""
     from crowdalpha.runtime import open_tournament
