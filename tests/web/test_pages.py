@@ -13,6 +13,7 @@ from tests.web.site import Site
 
 from crowdalpha.errors import AuthenticationError
 from crowdalpha.ledger import format_nmr
+from crowdalpha.web import pages as web_pages
 from crowdalpha.web.charts import Series, line_chart
 from crowdalpha.web.session import CSRF_COOKIE, SESSION_COOKIE
 
@@ -75,6 +76,26 @@ def test_every_public_page_renders_for_visitors(client: TestClient, site: Site) 
     assert model.count('<svg class="chart"') == 3
     for score in t.scores(model_id=site.models["bob_gamma"]):
         assert f'class="num corr">{score.corr:.4f}<' in model
+
+
+def test_the_leaderboard_is_paged(
+    client: TestClient, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_pages, "PAGE_ROWS", 2)
+    board = [r.model_name for r in site.tournament.leaderboard(by="stake")]
+    assert len(board) > 2
+    seen: list[str] = []
+    for number in range(1, -(-len(board) // 2) + 1):
+        text = client.get(f"/?by=stake&page={number}").text
+        shown = [n for n in board if f'data-model="{n}"' in text]
+        assert len(shown) <= 2 and f"Page {number} of" in text
+        assert (f"page={number - 1}" in text) == (number > 1)  # the previous page's link
+        assert f"{len(board)} models" in text  # counted over every page
+        seen += sorted(shown, key=board.index)
+    assert seen == board  # each model once, in rank order
+    for bad in ("/?page=0", "/?page=x", f"/?page={len(board)}"):
+        response = client.get(bad)
+        assert response.status_code == 404 and is_page(response.text), bad
 
 
 def test_the_account_and_dashboard_need_a_sign_in(client: TestClient, site: Site) -> None:

@@ -12,10 +12,10 @@ import itertools
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -319,22 +319,33 @@ def stylesheet() -> Response:
     )
 
 
+#: Leaderboard rows per page: a tournament of 10,000 models is a 2 MB page otherwise.
+PAGE_ROWS = 100
+
+
 @router.get("/")
 @router.get("/leaderboard")
-def leaderboard(request: Request, by: str = "reputation") -> HTMLResponse:
+def leaderboard(
+    request: Request, by: str = "reputation", page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
     if by not in ("reputation", "stake"):
         raise NotFoundError("the leaderboard is ranked by reputation or by stake")
     t = web_state(request).tournament
-    rows = t.leaderboard(by=by)
-    current = t.current_round()
+    board = t.leaderboard(by=by)
+    pages = max(1, -(-len(board) // PAGE_ROWS))
+    if page > pages:
+        raise NotFoundError(f"the leaderboard has {pages} page(s)")
     return render(
         request,
         "leaderboard.html",
         title="Leaderboard",
-        rows=rows,
+        rows=board[(page - 1) * PAGE_ROWS : page * PAGE_ROWS],
+        models=len(board),
+        page=page,
+        pages=pages,
         by=by,
-        current=current,
-        total_staked=sum(r.stake for r in rows),
+        current=t.current_round(),
+        total_staked=sum(r.stake for r in board),
     )
 
 
