@@ -106,6 +106,12 @@ def test_a_round_through_the_rest_api(served: Served) -> None:
     )
     board = c.get("/v1/leaderboard", params={"by": "reputation"}).json()
     assert board[0]["model_name"] == "alice_m" and board[0]["rounds"] == 1
+    for name in ("alice_x", "alice_y"):  # unrated models rank after the rated one
+        served.create_model(alice, name)
+    board = c.get("/v1/leaderboard").json()
+    rest = c.get("/v1/leaderboard", params={"offset": 1, "limit": 5}).json()
+    assert len(board) == 3 and rest == board[1:] and [r["rank"] for r in rest] == [2, 3]
+    assert c.get("/v1/leaderboard", params={"offset": -1}).status_code == 422
     assert c.get("/v1/account", headers=alice.headers).json()["reputation"] is not None
     kinds = [e["kind"] for e in c.get("/v1/account/wallet/history", headers=alice.headers).json()]
     assert kinds[-1] == "grant" and "stake_increase" in kinds

@@ -126,6 +126,11 @@ def test_leaderboard_and_reputation(
     assert top.rounds == 3 and top.reputation == pytest.approx(float(np.mean(finals[good.id])))
     by_stake = t.leaderboard(by="stake")
     assert by_stake[0].model_name == "max_bad" and by_stake[0].stake == t.stake_info(bad.id).stake
+    # a page of the board keeps the overall ranks
+    assert t.leaderboard(limit=1, offset=1) == board[1:2]
+    assert t.leaderboard(offset=2) == board[2:] and t.leaderboard(offset=3) == []
+    with pytest.raises(InvalidParameterError, match="negative"):
+        t.leaderboard(offset=-1)
     rep = t.account_reputation(lee.id)
     rows = {r.model_id: r for r in board}
     want = (

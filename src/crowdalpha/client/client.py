@@ -527,8 +527,11 @@ class Client:
         path = f"/v1/models/{self._model_id(model)}/payouts"
         return [Payout.from_json(d) for d in self._get(path, round=round_number)]
 
-    def leaderboard(self, by: str = "reputation", limit: int = 100) -> list[LeaderboardRow]:
-        rows = self._get("/v1/leaderboard", by=by, limit=limit)
+    def leaderboard(
+        self, by: str = "reputation", limit: int = 100, offset: int = 0
+    ) -> list[LeaderboardRow]:
+        """``limit`` rows of the leaderboard from rank ``offset + 1``."""
+        rows = self._get("/v1/leaderboard", by=by, limit=limit, offset=offset)
         return [LeaderboardRow.from_json(d) for d in rows]
 
     # -- operators (admin scope) --------------------------------------------------------

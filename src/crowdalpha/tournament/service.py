@@ -1476,11 +1476,14 @@ class Tournament:
         return frame[META_MODEL_COLUMN]
 
     def leaderboard(
-        self, *, by: str = "reputation", limit: int | None = None
+        self, *, by: str = "reputation", limit: int | None = None, offset: int = 0
     ) -> list[LeaderboardRow]:
-        """Models ranked by reputation (mean final CORR over the reputation window) or stake."""
+        """Models ranked by reputation (mean final CORR over the reputation window) or stake:
+        ``limit`` rows from rank ``offset + 1`` (all of them by default)."""
         if by not in ("reputation", "stake"):
             raise InvalidParameterError("rank the leaderboard by 'reputation' or 'stake'")
+        if offset < 0 or (limit is not None and limit < 0):
+            raise InvalidParameterError("the leaderboard's limit and offset cannot be negative")
         since = self.clock.now() - self.config.reputation_window
 
         def op(session: Session) -> list[LeaderboardRow]:
@@ -1516,9 +1519,9 @@ class Tournament:
                 rows.sort(key=lambda r: (-r[3], r[1]))
             else:
                 rows.sort(key=lambda r: (r[4] is None, -(r[4] or 0.0), r[1]))
-            chosen = rows if limit is None else rows[:limit]
+            chosen = rows[offset:] if limit is None else rows[offset : offset + limit]
             return [
-                LeaderboardRow(i + 1, m, n, u, s, rep, c)
+                LeaderboardRow(offset + i + 1, m, n, u, s, rep, c)
                 for i, (m, n, u, s, rep, c) in enumerate(chosen)
             ]
 

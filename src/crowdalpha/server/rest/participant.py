@@ -583,6 +583,9 @@ def leaderboard(
     _caller: OptionalCaller,
     by: Annotated[Literal["reputation", "stake"], Query()] = "reputation",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip")] = 0,
 ) -> list[LeaderboardRowOut]:
-    """Models ranked by reputation (mean final CORR over the reputation window) or stake."""
-    return [LeaderboardRowOut.of(r) for r in context.tournament.leaderboard(by=by, limit=limit)]
+    """Models ranked by reputation (mean final CORR over the reputation window) or stake;
+    page through it with ``offset`` (each row keeps its overall rank)."""
+    rows = context.tournament.leaderboard(by=by, limit=limit, offset=offset)
+    return [LeaderboardRowOut.of(r) for r in rows]
