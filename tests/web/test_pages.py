@@ -93,7 +93,13 @@ def test_the_leaderboard_is_paged(
         assert f"{len(board)} models" in text  # counted over every page
         seen += sorted(shown, key=board.index)
     assert seen == board  # each model once, in rank order
-    for bad in ("/?page=0", "/?page=x", f"/?page={len(board)}"):
+    number = site.resolved[0]
+    results = site.tournament.scores(round_number=number)
+    assert len(results) > 2
+    first = client.get(f"/rounds/{number}").text
+    assert first.count("<tr data-model=") == 2
+    assert f'href="/rounds/{number}?page=2" rel="next"' in first
+    for bad in ("/?page=0", "/?page=x", f"/?page={len(board)}", f"/rounds/{number}?page=99"):
         response = client.get(bad)
         assert response.status_code == 404 and is_page(response.text), bad
 

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -319,7 +319,10 @@ def stylesheet() -> Response:
     )
 
 
-#: Leaderboard rows per page: a tournament of 10,000 models is a 2 MB page otherwise.
+T = TypeVar("T")
+
+#: Rows per page of the leaderboard and of a round's results: a tournament of 10,000
+#: models is a 2 MB page otherwise.
 PAGE_ROWS = 100
 
 
@@ -332,17 +335,16 @@ def leaderboard(
         raise NotFoundError("the leaderboard is ranked by reputation or by stake")
     t = web_state(request).tournament
     board = t.leaderboard(by=by)
-    pages = max(1, -(-len(board) // PAGE_ROWS))
-    if page > pages:
-        raise NotFoundError(f"the leaderboard has {pages} page(s)")
+    rows, pages = _page_of(board, page, "leaderboard")
     return render(
         request,
         "leaderboard.html",
         title="Leaderboard",
-        rows=board[(page - 1) * PAGE_ROWS : page * PAGE_ROWS],
+        rows=rows,
         models=len(board),
         page=page,
         pages=pages,
+        page_url=f"/?by={by}&page=",
         by=by,
         current=t.current_round(),
         total_staked=sum(r.stake for r in board),
@@ -355,15 +357,29 @@ def rounds(request: Request) -> HTMLResponse:
     return render(request, "rounds.html", title="Rounds", rounds=list(reversed(t.rounds())))
 
 
+def _page_of(rows: list[T], page: int, what: str) -> tuple[list[T], int]:
+    """Page ``page`` (from 1) of ``rows``, and how many pages there are."""
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    if page > pages:
+        raise NotFoundError(f"the {what} has {pages} page(s)")
+    return rows[(page - 1) * PAGE_ROWS : page * PAGE_ROWS], pages
+
+
 @router.get("/rounds/{number}")
-def round_page(request: Request, number: int) -> HTMLResponse:
+def round_page(
+    request: Request, number: int, page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
     t = web_state(request).tournament
     info = t.round(number)
     models = {m.id: m for m in t.models()}
     payouts = {p.model_id: p for p in t.payouts(round_number=number)}
-    results = sorted(
-        t.scores(round_number=number),
-        key=lambda s: (s.corr is None, -(s.corr or 0.0), s.model_id),
+    results, pages = _page_of(
+        sorted(
+            t.scores(round_number=number),
+            key=lambda s: (s.corr is None, -(s.corr or 0.0), s.model_id),
+        ),
+        page,
+        "round's results",
     )
     return render(
         request,
@@ -373,6 +389,9 @@ def round_page(request: Request, number: int) -> HTMLResponse:
         results=results,
         models=models,
         payouts=payouts,
+        page=page,
+        pages=pages,
+        page_url=f"/rounds/{number}?page=",
     )
 
 
