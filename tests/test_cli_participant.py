@@ -272,6 +272,16 @@ def test_a_participant_plays_a_round_from_the_command_line(
     assert "alice" in table and f"round {number}: resolved" in table
     assert format_nmr(alpha_paid) in table
 
+    # -- the leaderboard, as the server ranks it ------------------------------------------
+    board = as_json("leaderboard", "--by", "stake")
+    want = t.leaderboard(by="stake", limit=20)
+    assert len(board) >= 2
+    assert [(r["rank"], r["model"], r["stake"]) for r in board] == [
+        (w.rank, w.model_name, format_nmr(w.stake)) for w in want
+    ]
+    assert as_json("leaderboard", "--by", "stake", "--offset", "1", "--limit", "1") == board[1:2]
+    assert "alpha" in cli("leaderboard") and "Leaderboard by reputation" in cli("leaderboard")
+
     # -- keys: a wrong one is refused and nothing saved; the prompt hides the secret ---------
     refusal = refused(
         "login", "--url", url, "--public-id", saved.public_id, "--secret-key", "wrong"
@@ -285,6 +295,10 @@ def test_a_participant_plays_a_round_from_the_command_line(
     assert "logged in to" in out and saved.secret_key not in out
     assert "logged out" in cli("logout")
     assert "not_logged_in" in refused("scores", "alpha").stderr
+    # the leaderboard is public: no key needed
+    result = runner.invoke(app, ["leaderboard", "--json"], env={"CROWDALPHA_SERVER_URL": url})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["model"] == t.leaderboard(limit=1)[0].model_name
     # the key can also come from the environment, without a saved file
     env = {
         "CROWDALPHA_PUBLIC_ID": saved.public_id,

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
@@ -35,6 +36,7 @@ from rich.table import Table
 
 from crowdalpha.cli.credentials import (
     Credentials,
+    NotLoggedInError,
     credentials_path,
     delete_credentials,
     load_credentials,
@@ -42,6 +44,7 @@ from crowdalpha.cli.credentials import (
 )
 from crowdalpha.client import (
     Client,
+    LeaderboardRow,
     Model,
     Payout,
     PendingRelease,
@@ -888,6 +891,64 @@ def payouts(
         session.out.print(f"total: {format_nmr(total)} NMR")
 
 
+class Ranking(StrEnum):
+    reputation = "reputation"
+    stake = "stake"
+
+
+def leaderboard(
+    by: Annotated[
+        Ranking, typer.Option(help="Rank by reputation (mean final CORR) or by stake.")
+    ] = Ranking.reputation,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to show.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Rows to skip from the top.")] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """The leaderboard: models ranked by reputation or stake (yours in bold, if logged in)."""
+    with _session() as session:
+        try:
+            client = session.connect()
+            mine = client.account().username
+        except NotLoggedInError:  # the board is public
+            client = session.anonymous(_normal_url(os.environ.get(URL_ENV) or DEFAULT_URL))
+            mine = None
+        rows = client.leaderboard(by=by.value, limit=limit, offset=offset)
+        if json_output:
+            session.print_json([_leaderboard_json(r) for r in rows])
+            return
+        if not rows:
+            session.out.print("the leaderboard has no models" + (" here" if offset else ""))
+            return
+        table = _table(
+            "#", "model", "participant", "reputation", "stake", "rounds",
+            title=f"Leaderboard by {by.value}",
+        )  # fmt: skip
+        for r in rows:
+            style = "bold" if r.username == mine else None
+            table.add_row(
+                str(r.rank),
+                escape(r.model_name),
+                escape(r.username),
+                "—" if r.reputation is None else f"{r.reputation:+.6f}",
+                format_nmr(r.stake),
+                str(r.rounds),
+                style=style,
+            )
+        session.out.print(table)
+
+
+def _leaderboard_json(r: LeaderboardRow) -> dict[str, Any]:
+    return {
+        "rank": r.rank,
+        "model_id": r.model_id,
+        "model": r.model_name,
+        "username": r.username,
+        "reputation": r.reputation,
+        "stake": format_nmr(r.stake),
+        "rounds": r.rounds,
+    }
+
+
 @models_app.callback()
 def models(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Your models: list them (the default) or create one."""
@@ -938,6 +999,7 @@ def create_model(
 
 def register(app: typer.Typer) -> None:
     """Add the participant commands to the ``crowdalpha`` command line."""
-    for command in (signup, login, logout, status, download, submit, stake, scores, payouts):
+    commands = (signup, login, logout, status, download, submit, stake, scores, payouts)
+    for command in (*commands, leaderboard):
         app.command(rich_help_panel=PANEL)(command)
     app.add_typer(models_app, name="models", rich_help_panel=PANEL)
