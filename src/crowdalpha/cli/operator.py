@@ -99,7 +99,9 @@ def serve(
 def config(home: HomeOption = None, database_url: DatabaseOption = None) -> None:
     """Show the settings in effect: each CROWDALPHA_* variable, its value, and whether it
     was set (environment, .env file, command line) or is the default."""
-    table = Table("variable", "value", "from", "meaning")
+    table = Table()
+    for header in ("variable", "value", "from", "meaning"):
+        table.add_column(header, overflow="fold")  # narrow terminals fold, never cut
     for row in settings_from(home, database_url).described():
         table.add_row(row.variable, row.value, "set" if row.is_set else "default", row.description)
     console.print(table)
