@@ -191,6 +191,7 @@ class PendingRelease(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
     requested: Mapped[int] = mapped_column(Amount())
+    # What burns left of it: to be returned to the wallet, or (once released) returned.
     remaining: Mapped[int] = mapped_column(Amount())
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # Released when this round resolves (None: no round had the stake at risk).

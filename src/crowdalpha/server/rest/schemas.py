@@ -241,8 +241,11 @@ class AmountIn(_In):
 
 class PendingReleaseOut(BaseModel):
     id: int
-    requested: str
-    remaining: str
+    requested: str = Field(description="NMR asked back from the stake")
+    remaining: str = Field(
+        description="NMR that burns have left of it: what will be (or, once released_at is "
+        "set, what was) returned to the wallet"
+    )
     requested_at: datetime
     release_round: int | None = Field(description="The round whose resolution releases it")
     released_at: datetime | None
