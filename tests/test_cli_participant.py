@@ -10,8 +10,6 @@ import json
 import os
 import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 from tests.conftest import fresh_engine
+from tests.live_server import ServerThread
 from tests.server.rest_support import Served, build
 from typer.testing import CliRunner, Result
 
@@ -46,28 +44,14 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Served, str]]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = ServerThread()
     engine = fresh_engine("sqlite", tmp_path)
-    served = build(engine, tmp_path, public_url=url)
-    config = uvicorn.Config(
-        served.app, log_level="warning", ws="none", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started
+    served = build(engine, tmp_path, public_url=server.url)
+    server.start(served.app)
     try:
-        yield served, url
+        yield served, server.url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        server.stop()
         engine.dispose()
 
 

@@ -5,15 +5,12 @@ files move with progress, resumably, and intact."""
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
+from tests.live_server import ServerThread
 from tests.server.rest_support import Served, build
 
 from crowdalpha.client import Client, NewApiKey, Round, Stake, Submission
@@ -31,25 +28,13 @@ from crowdalpha.ledger import nmr
 
 @pytest.fixture
 def live(engine: Engine, tmp_path: Path) -> Iterator[tuple[Served, str]]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    served = build(engine, tmp_path, public_url=url)
-    config = uvicorn.Config(served.app, log_level="warning", ws="none", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started
+    server = ServerThread()
+    served = build(engine, tmp_path, public_url=server.url)
+    server.start(served.app, lifespan="on")
     try:
-        yield served, url
+        yield served, server.url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        server.stop()
 
 
 def test_a_participant_plays_a_round_with_the_client(

@@ -3,9 +3,6 @@ started on 127.0.0.1 by uvicorn — download, upload, stake, resolve, read score
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -15,9 +12,9 @@ import numerapi
 import numerapi.base_api
 import pandas as pd
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from tests.conftest import fresh_engine
+from tests.live_server import ServerThread
 from tests.server.graphql_support import (
     ROWS,
     SEED,
@@ -43,33 +40,16 @@ class LiveServer:
         self.data = ValidatingRoundData(seed=SEED, rows=ROWS)
         self.tournament: Tournament = build_tournament(engine, home, self.clock, self.data)
         self.tournament.tick()
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        port = self.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        app = create_app(self.tournament, settings_for(home, self.url), background=False)
-        config = uvicorn.Config(
-            app, log_level="warning", ws="none", http="h11", lifespan="off", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
+        self.server = ServerThread()
+        self.url = self.server.url
+        self.app = create_app(self.tournament, settings_for(home, self.url), background=False)
 
     def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
+        self.server.start(self.app, http="h11")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
+        self.server.stop()
 
     def advance(self, delta: timedelta) -> None:
         """Move the tournament's clock (the server shares it) and run the round clock."""

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from tests.conftest import fresh_engine
+from tests.live_server import ServerThread
 from tests.web.site import Site, build_site
 
 from crowdalpha.ledger import format_nmr
@@ -75,33 +72,17 @@ class LiveSite:
     """The site's app in a uvicorn thread on a free port of 127.0.0.1."""
 
     def __init__(self, tmp: Path) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.server = ServerThread()
+        self.url = self.server.url
         self.engine = fresh_engine("sqlite", tmp)
         self.site: Site = build_site(self.engine, tmp, public_url=self.url)
-        config = uvicorn.Config(
-            self.site.app, log_level="warning", ws="none", http="h11", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
 
     def __enter__(self) -> LiveSite:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
+        self.server.start(self.site.app, http="h11")
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
+        self.server.stop()
         self.engine.dispose()
 
 
