@@ -929,7 +929,7 @@ def leaderboard(
                 str(r.rank),
                 escape(r.model_name),
                 escape(r.username),
-                "—" if r.reputation is None else f"{r.reputation:+.6f}",
+                _num(r.reputation, 6) or "—",
                 format_nmr(r.stake),
                 str(r.rounds),
                 style=style,
