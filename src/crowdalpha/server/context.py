@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import anyio
 from fastapi import Request
 
+from crowdalpha.errors import CrowdAlphaError
 from crowdalpha.server.ratelimit import RateLimiter
 from crowdalpha.server.signing import Signer
 from crowdalpha.settings import Settings
 from crowdalpha.tournament import Tournament
 
-__all__ = ["ServerContext", "context_of", "get_context"]
+__all__ = ["ServerContext", "context_of", "get_context", "read_body"]
 
 
 @dataclass
@@ -38,6 +40,19 @@ class ServerContext:
         """A signed, expiring URL that accepts one PUT of a file into ``key``."""
         token = self.signer.sign("upload", key=key, account=account_id)
         return f"{self.settings.resolved_public_url}/uploads/{token}"
+
+
+async def read_body(
+    request: Request, limit: int, too_large: Callable[[], CrowdAlphaError]
+) -> bytes:
+    """The request's body, refused with ``too_large()`` once it passes ``limit`` bytes
+    (a body sent without a Content-Length, which BodyLimit cannot refuse up front)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise too_large()
+    return bytes(body)
 
 
 def context_of(request: Request) -> ServerContext:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
 from crowdalpha.errors import LimitExceededError, NotFoundError
-from crowdalpha.server.context import ServerContext, get_context
+from crowdalpha.server.context import ServerContext, get_context, read_body
 
 __all__ = ["router"]
 
@@ -33,13 +34,14 @@ def download(token: str, name: str, context: Context) -> Response:
 async def upload(token: str, request: Request, context: Context) -> dict[str, str]:
     facts = context.signer.verify(token, "upload")
     limit = context.settings.max_upload_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise LimitExceededError(
-                f"the upload is larger than the {limit:,}-byte limit",
-                details={"limit": limit, "reason": "body_too_large"},
-            )
-    context.tournament.store.put(str(facts["key"]), bytes(body))
+    body = await read_body(
+        request,
+        limit,
+        lambda: LimitExceededError(
+            f"the upload is larger than the {limit:,}-byte limit",
+            details={"limit": limit, "reason": "body_too_large"},
+        ),
+    )
+    # an atomic, fsynced write: off the event loop
+    await anyio.to_thread.run_sync(context.tournament.store.put, str(facts["key"]), body)
     return {"status": "stored"}

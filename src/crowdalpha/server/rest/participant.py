@@ -22,6 +22,7 @@ from crowdalpha.errors import (
     SubmissionFileError,
 )
 from crowdalpha.ledger import format_nmr, to_base_units, wallet
+from crowdalpha.server.context import read_body
 from crowdalpha.server.rest.common import (
     ERRORS,
     Context,
@@ -459,18 +460,18 @@ async def upload_submission(
     staked). With ``Idempotency-Key``, a retried upload returns the first one's record."""
     tournament = context.tournament
     limit = context.settings.max_upload_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise SubmissionFileError(
-                f"the upload is larger than the {limit:,}-byte limit",
-                details={"reason": "too_large", "max_bytes": limit},
-            )
+    body = await read_body(
+        request,
+        limit,
+        lambda: SubmissionFileError(
+            f"the upload is larger than the {limit:,}-byte limit",
+            details={"reason": "too_large", "max_bytes": limit},
+        ),
+    )
     info = await anyio.to_thread.run_sync(
         lambda: tournament.submit(
             model_id,
-            bytes(body),
+            body,
             filename=filename,
             round_number=round_number,
             key=idempotency(principal, idempotency_key),
