@@ -334,7 +334,8 @@ class Client:
         wanted = files[name]
         part = target.with_name(target.name + ".part")
         resumed = part.exists()
-        try:
+
+        def fetch() -> Path:
             return self.download(
                 wanted.url,
                 target,
@@ -342,18 +343,15 @@ class Client:
                 sha256=wanted.sha256,
                 progress=progress,
             )
+
+        try:
+            return fetch()
         except CorruptDownloadError:
             if not resumed:
                 raise
             # the part file left by an earlier run belonged to another file (last week's
             # live.parquet, say): it was deleted; download this one from the start
-            return self.download(
-                wanted.url,
-                target,
-                expected_size=wanted.size_bytes,
-                sha256=wanted.sha256,
-                progress=progress,
-            )
+            return fetch()
 
     def download(
         self,
