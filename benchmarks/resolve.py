@@ -28,8 +28,9 @@ from _common import CpuContention, fmt_mib, fmt_seconds, format_table, measure
 from crowdalpha.db import create_database_engine, session_factory, transact, upgrade
 from crowdalpha.ledger import TREASURY, Posting, SqlLedger, nmr, stake, wallet
 from crowdalpha.storage import LocalFileStore
-from crowdalpha.tournament import ManualClock, SyntheticRoundData, Tournament
+from crowdalpha.tournament import CLASSIC, ManualClock, SyntheticRoundData, Tournament
 from crowdalpha.tournament.models import Account, Model, Submission
+from crowdalpha.units import display_nmr
 
 POSTGRES_URL = os.environ.get(
     "CROWDALPHA_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -79,6 +80,7 @@ def _setup(t: Tournament, data: SyntheticRoundData, models: int, clock: ManualCl
                 {
                     "id": m + 1,
                     "account_id": m // MODELS_PER_ACCOUNT + 1,
+                    "competition_id": CLASSIC.id,
                     "name": f"model{m:05d}",
                     "created_at": now,
                 }
@@ -176,6 +178,7 @@ def run(kind: str, models: int, rows: int, features: int) -> list[str] | None:
         query = text("SELECT state FROM rounds WHERE number = 1")
         round_state = transact(session_factory(engine), lambda s: s.scalar(query))
         assert round_state == "resolved" and scored == models, (round_state, scored)
+        t.close()
         engine.dispose()
         return [
             kind,
@@ -185,7 +188,7 @@ def run(kind: str, models: int, rows: int, features: int) -> list[str] | None:
             fmt_seconds(resolving.best),
             fmt_mib(resolving.peak_growth),
             f"{report.staked:,}",
-            f"{report.paid / 10**18:,.2f} / {report.burned / 10**18:,.2f}",
+            f"{display_nmr(report.paid)} / {display_nmr(report.burned)}",
             fmt_seconds(checking.best),
         ]
 

@@ -14,6 +14,11 @@ under 1 s.
 The load generator shares the machine with the server, so it is kept light: aiohttp
 (whose HTTP parser is C) over pre-built files, about 1 ms of CPU per upload.
 
+So that a fast run can be told from a slow one, it also prints which paths the uploads took
+in the server (each process logs its counts when it stops: the CSV reader, pyarrow or
+pandas, and whether the ids were the live ids in order), the CPU model, the versions of the
+packages on the upload path and the commit.
+
     python benchmarks/server.py
     python benchmarks/server.py --uploads 300 --concurrency 16 --workers 3
 """
@@ -22,9 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
+import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,21 +39,37 @@ from pathlib import Path
 import aiohttp
 import httpx
 import numpy as np
-import pandas as pd
 
 from _common import CpuContention, format_table
+from _serve import (
+    cpu_seconds,
+    environment,
+    free_port,
+    live_ids,
+    percentile_ms,
+    predictions_csv,
+    sign_up,
+    wait_until_serving,
+)
+
+_PATHS_LINE = re.compile(r"upload paths taken by this process: (.*)$")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _start_server(
+    home: Path, port: int, rows: int, workers: int, log: Path
+) -> subprocess.Popen[str]:
+    """The server, its output (the crowdalpha loggers at INFO, uvicorn's warnings) in ``log``."""
+    from crowdalpha.server.logs import log_config
 
-
-def _start_server(home: Path, port: int, rows: int, workers: int) -> subprocess.Popen[str]:
+    config = log_config()
+    log_config_file = home.parent / "log-config.json"
+    log_config_file.write_text(json.dumps(config))
+    out = log.open("w")
     env = {
         **os.environ,
         "CROWDALPHA_HOME": str(home),
+        # synthetic rounds of exactly --rows live ids (the default source builds a market)
+        "CROWDALPHA_DATA_SOURCE": "synthetic",
         "CROWDALPHA_SYNTHETIC_ROWS": str(rows),
         "CROWDALPHA_RATE_LIMIT_PER_MINUTE": "0",
         "CROWDALPHA_PUBLIC_URL": f"http://127.0.0.1:{port}",
@@ -63,7 +84,8 @@ def _start_server(home: Path, port: int, rows: int, workers: int) -> subprocess.
         "t = open_tournament(settings)\n"
         "t.tick()\n"
         "app = create_app(t, settings)\n"
-        f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')\n"
+        f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning', "
+        f"log_config={str(log_config_file)!r})\n"
     )
     if workers > 1:
         # open the first round once, then serve it from several processes on one port
@@ -85,33 +107,29 @@ def _start_server(home: Path, port: int, rows: int, workers: int) -> subprocess.
                 str(workers),
                 "--log-level",
                 "warning",
+                "--log-config",
+                str(log_config_file),
             ],
             env={**env, "CROWDALPHA_TICK_INTERVAL": "0"},
             text=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
-    return subprocess.Popen([sys.executable, "-c", code], env=env, text=True)
-
-
-def _wait(base: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("the server exited during start-up")
-        try:
-            if httpx.get(f"{base}/v1/rounds/current", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the server did not start within 120 s")
-
-
-def _csv(ids: list[str], rng: np.random.Generator) -> bytes:
-    buffer = io.StringIO()
-    pd.DataFrame({"id": ids, "prediction": rng.random(len(ids))}).to_csv(
-        buffer, index=False, float_format="%.6f"
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, text=True, stdout=out, stderr=subprocess.STDOUT
     )
-    return buffer.getvalue().encode()
+
+
+def _paths_taken(log: Path) -> dict[str, int]:
+    """The upload paths the server processes logged when they stopped, summed."""
+    total: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        found = _PATHS_LINE.search(line)
+        if found:
+            for item in found.group(1).split(", "):
+                path, _, n = item.rpartition(" ")
+                total[path] = total.get(path, 0) + int(n)
+    return total
 
 
 async def _drive(
@@ -167,27 +185,6 @@ async def _drive(
     return uploads, queries, accepted, failures
 
 
-def _cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of process ``root`` and its children (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid == root or ppid == root:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-def _pct(values: list[float], q: float) -> str:
-    return f"{1000 * float(np.percentile(values, q)):.0f} ms" if values else "-"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=50)
@@ -196,32 +193,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     args = parser.parse_args()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        proc = _start_server(Path(tmp), port, args.rows, args.workers)
+        log = Path(tmp) / "server.log"
+        (Path(tmp) / "home").mkdir()
+        proc = _start_server(Path(tmp) / "home", port, args.rows, args.workers, log)
         try:
-            _wait(base, proc)
-            people: list[tuple[str, int]] = []
+            wait_until_serving(base, proc)
             with httpx.Client(base_url=base, timeout=30) as http:
-                for p in range(args.participants):
-                    signed = http.post(
-                        "/v1/accounts",
-                        json={"username": f"load{p:04d}", "email": f"load{p}@example.org"},
-                    ).json()
-                    token = signed["api_key"]["token"]
-                    model = http.post(
-                        "/v1/models",
-                        json={"name": f"load_model_{p:04d}"},
-                        headers={"Authorization": f"Token {token}"},
-                    ).json()
-                    people.append((token, int(model["id"])))
-                number = http.get("/v1/rounds/current").json()["number"]
-                live = http.get(f"/v1/rounds/{number}/datasets/live.parquet", follow_redirects=True)
-                ids = list(pd.read_parquet(io.BytesIO(live.content)).index)
+                people = sign_up(http, args.participants)
+                ids = live_ids(http)
             rng = np.random.default_rng(0)
-            files = [_csv(ids, rng) for _ in range(args.uploads)]
-            server_cpu = _cpu_seconds(proc.pid)
+            files = [predictions_csv(ids, rng) for _ in range(args.uploads)]
+            server_cpu = cpu_seconds(proc.pid)
             with CpuContention("load"):
                 client_cpu = time.process_time()
                 start = time.perf_counter()
@@ -230,7 +215,7 @@ def main() -> None:
                 )
                 wall = time.perf_counter() - start
                 client_cpu = time.process_time() - client_cpu
-            server_cpu = _cpu_seconds(proc.pid) - server_cpu
+            server_cpu = cpu_seconds(proc.pid) - server_cpu
             with httpx.Client(base_url=base, timeout=30) as http:
                 stored: set[int] = set()
                 for token, model in people:
@@ -242,7 +227,8 @@ def main() -> None:
                 lost = len(set(accepted) - stored)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
+        taken = _paths_taken(log)
     rate = len(accepted) / wall
     print(
         format_table(
@@ -267,11 +253,11 @@ def main() -> None:
                     str(lost),
                     f"{wall:.1f} s",
                     f"{rate:.1f}",
-                    _pct(uploads, 50),
-                    _pct(uploads, 95),
-                    _pct(uploads, 99),
-                    _pct(queries, 50),
-                    _pct(queries, 99),
+                    percentile_ms(uploads, 50),
+                    percentile_ms(uploads, 95),
+                    percentile_ms(uploads, 99),
+                    percentile_ms(queries, 50),
+                    percentile_ms(queries, 99),
                 ]
             ],
         )
@@ -287,6 +273,13 @@ def main() -> None:
         f"{args.participants} participants, {args.concurrency} concurrent clients, "
         f"{args.workers} server process(es)"
     )
+    print(
+        "upload paths in the server: "
+        + (", ".join(f"{path} {n:,}" for path, n in taken.items()) or "none logged")
+        + f" (of {len(files):,} uploads; a fast run reads every CSV with pyarrow and finds "
+        "its ids in live order: csv_arrow and ids_in_order both equal to the uploads)"
+    )
+    print(environment())
 
 
 if __name__ == "__main__":

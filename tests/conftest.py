@@ -1,5 +1,9 @@
 """Fixtures shared by every database test: each runs on SQLite, and on PostgreSQL too
-when ``CROWDALPHA_TEST_DATABASE_URL`` is set (``.ci/run`` sets it when the server answers)."""
+when ``CROWDALPHA_TEST_DATABASE_URL`` is set (``.ci/run`` sets it when the server answers).
+
+Under pytest-xdist every worker gets a database of its own, named after the configured one
+with the worker's id appended (``test`` → ``test_gw0``), created on first use: the tests wipe
+their database's schema, so two workers must never share one."""
 
 from __future__ import annotations
 
@@ -8,11 +12,39 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
+from tests.services import dask_cluster, s3  # noqa: F401 - session fixtures for every test
 
 from crowdalpha.db import create_database_engine, upgrade
 
-POSTGRES_URL = os.environ.get("CROWDALPHA_TEST_DATABASE_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """``url`` for this process: the same server, a database of this xdist worker's own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_database_engine(base.render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _worker_database(os.environ.get("CROWDALPHA_TEST_DATABASE_URL"))
+
+# pytest-xdist starts its workers with COLUMNS=80 and LINES=24; rich reads them once, when
+# the CLI's module-level consoles are created at import, and would then ignore the width a
+# test sets. Without them every test gets the width it asks for, as in a serial run.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 DATABASES = [
     pytest.param("sqlite", id="sqlite"),

@@ -25,7 +25,7 @@ from typer.testing import CliRunner, Result
 
 from crowdalpha.cli import app
 from crowdalpha.cli.credentials import Credentials, load_credentials, save_credentials
-from crowdalpha.ledger import format_nmr, nmr
+from crowdalpha.units import display_nmr, format_nmr, nmr
 
 runner = CliRunner()
 
@@ -186,7 +186,7 @@ def test_a_participant_plays_a_round_from_the_command_line(
     assert "no model 'gamma'" in refused("submit", "gamma", str(files["alpha"])).stderr
 
     # -- stakes, exact to the base unit -----------------------------------------------------
-    assert "stake 25 NMR" in cli("stake", "alpha", "--increase", "25")
+    assert "stake 25.00 NMR" in cli("stake", "alpha", "--increase", "25")
     cli("stake", "beta", "--set", "10.250000000000000001")
     out = cli("stake", "beta", "--decrease", "0.000000000000000001")  # nothing at risk yet
     assert "stake 10.25 NMR" in out and "64.75 NMR available" in out
@@ -210,7 +210,7 @@ def test_a_participant_plays_a_round_from_the_command_line(
     served.clock.set(t.round(number).closes_at)
     t.tick()
     out = cli("stake", "alpha", "--decrease", "5")
-    assert "pending release 5 NMR" in out and "Pending releases" in out
+    assert "pending release 5.00 NMR" in out and "Pending releases" in out
     served.clock.set(t.round(number).resolves_at)
     t.tick()
     assert t.round(number).state == "resolved"
@@ -234,7 +234,7 @@ def test_a_participant_plays_a_round_from_the_command_line(
                 "payout": format_nmr(paid.amount),
             }
         ]
-        assert format_nmr(paid.amount) in cli("payouts", name)
+        assert display_nmr(paid.amount) in cli("payouts", name)
 
     after = as_json("status")
     wallet = t.wallet_balance(alice.id)
@@ -254,7 +254,7 @@ def test_a_participant_plays_a_round_from_the_command_line(
     assert by_name["alpha"]["stake"] == format_nmr(nmr(20) + alpha_paid)  # 5 came back
     table = cli("status")
     assert "alice" in table and f"round {number}: resolved" in table
-    assert format_nmr(alpha_paid) in table
+    assert display_nmr(alpha_paid) in table
 
     # -- the leaderboard, as the server ranks it ------------------------------------------
     board = as_json("leaderboard", "--by", "stake")
@@ -336,3 +336,49 @@ def test_a_server_that_is_down_gives_a_clear_message(tmp_path: Path, config_dir:
     for args in (("status",), ("stake", "alpha"), ("download", "--dest", str(tmp_path))):
         assert "server_unreachable" in refused(*args).stderr
     assert "must start with http" in refused("login", "--url", "example.org").stderr
+
+
+def test_a_model_webhook_bio_and_link_from_the_command_line(
+    live: tuple[Served, str], config_dir: Path
+) -> None:
+    served, url = live
+    t = served.tournament
+    cli("signup", "--url", url, "--username", "dora", "--email", "dora@example.org")
+    cli("models", "create", "delta")
+    model = t.model_by_name("delta")
+
+    out = cli("models", "webhook", "delta")
+    assert "no webhook" in out and "crowdalpha models webhook delta URL" in out
+    out = cli("models", "webhook", "delta", "https://93.184.216.34/hook")
+    hook = t.webhooks.get(model.id)
+    assert hook is not None and hook.url == "https://93.184.216.34/hook"
+    assert "webhook set to https://93.184.216.34/hook" in out and hook.secret in out
+    shown = as_json("models", "webhook", "delta")
+    assert shown["url"] == hook.url and shown["secret"] == hook.secret
+
+    # an internal address: refused with its code and reason, nothing changed
+    result = refused("models", "webhook", "delta", "http://127.0.0.1:9000/hook")
+    err = " ".join(result.stderr.split())
+    assert "invalid_parameter" in err and "loopback" in err and "public addresses" in err
+    assert t.webhooks.get(model.id) == hook
+    assert "invalid_parameter" in refused("models", "webhook", "delta", "ftp://x.org/").stderr
+    assert "no model 'nope'" in refused("models", "webhook", "nope", "https://1.1.1.1/").stderr
+
+    assert "removed" in cli("models", "webhook", "delta", "--remove")
+    assert t.webhooks.get(model.id) is None
+
+    out = cli("models", "bio", "delta", "Ridge on the medium features.")
+    assert "delta: bio Ridge on the medium features." in out
+    out = cli("models", "link", "delta", "https://example.org/dora", "--text", "notes")
+    assert "delta: link https://example.org/dora (notes)" in out
+    profile = t.profiles.profile(model.id)
+    assert (profile.bio, profile.link_url, profile.link_text) == (
+        "Ridge on the medium features.",
+        "https://example.org/dora",
+        "notes",
+    )
+    shown = as_json("models", "bio", "delta")
+    assert shown["bio"] == profile.bio and shown["link_url"] == profile.link_url
+    assert "invalid_parameter" in refused("models", "link", "delta", "javascript:x").stderr
+    assert "link (none)" in cli("models", "link", "delta", "")
+    assert t.profiles.profile(model.id).link_url is None

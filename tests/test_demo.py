@@ -39,6 +39,19 @@ def test_the_demo_sets_up_a_living_tournament_and_reopens_it(tmp_path: Path) -> 
     keys = [k for k in t.store.keys("datasets/") if k.endswith("train.parquet")]
     assert keys  # real datasets: the example model has something to train on
 
+    # Signals runs beside Classic on the same market, with its own bots and rounds
+    signals = t.using("signals")
+    rounds = signals.rounds()
+    assert [r.state for r in rounds].count("resolved") >= 2 and rounds[-1].state == "open"
+    assert all(r.submissions == len(demo.signals_bots) for r in rounds[:-1])
+    kinds = {m.name.split("_")[1] for m in signals.models()}
+    assert kinds == {"momentum", "reversal", "volatility", "skilled"}
+    scored = signals.scores(round_number=2)
+    assert all(s.get("churn") is not None and s.get("alpha") is not None for s in scored)
+    assert any(r.total_at_risk for r in rounds if r.state == "resolved")  # some pass the gate
+    assert {m.id for m in signals.models()}.isdisjoint({m.id for m in t.models()})
+    assert signals.dataset_file(current.number, "signals/v1.0/live.parquet").size_bytes > 0
+
     again = CliRunner().invoke(app, ["demo", "--home", str(home), "--no-serve"])
     assert again.exit_code == 0 and "Reopening the demo" in again.output
 
@@ -50,6 +63,8 @@ def test_the_demo_sets_up_a_living_tournament_and_reopens_it(tmp_path: Path) -> 
     t2 = reopened.tournament
     assert t2.round(open_before).state == "closed"
     assert t2.round(open_before).submissions >= 40
+    signals_open = t2.using("signals").rounds()[-2]
+    assert signals_open.state == "closed" and signals_open.submissions == len(demo.signals_bots)
     assert t2.current_round() is not None and t2.current_round().number == open_before + 1
     assert open_demo(home).clock.now() == reopened.clock.now()  # the state file follows
     assert t2.check_ledger().ok

@@ -9,8 +9,12 @@ import pytest
 
 MODULES = [
     "crowdalpha",
+    "crowdalpha.chain",
+    "crowdalpha.dataset.signals",
     "crowdalpha.db",
     "crowdalpha.errors",
+    "crowdalpha.fund",
+    "crowdalpha.governance",
     "crowdalpha.ledger",
     "crowdalpha.market",
     "crowdalpha.metamodel",
@@ -19,6 +23,7 @@ MODULES = [
     "crowdalpha.storage",
     "crowdalpha.submissions",
     "crowdalpha.tournament",
+    "crowdalpha.units",
 ]
 
 
@@ -33,7 +38,14 @@ def test_all_is_sorted_and_importable(name: str) -> None:
 
 def test_scoring_exports_every_public_function_of_its_modules() -> None:
     scoring = importlib.import_module("crowdalpha.scoring")
-    for sub in ("crowdalpha.scoring.metrics", "crowdalpha.scoring.summary"):
+    for sub in (
+        "crowdalpha.scoring.churn",
+        "crowdalpha.scoring.metrics",
+        "crowdalpha.scoring.neutral",
+        "crowdalpha.scoring.signals",
+        "crowdalpha.scoring.signals_round",
+        "crowdalpha.scoring.summary",
+    ):
         module = importlib.import_module(sub)
         public = {
             n
@@ -56,5 +68,10 @@ def test_reference_names_are_all_provided() -> None:
         "max_feature_correlation",
         "stake_weight",
         "filter_sort_index",
+        "neutral_correlation",
+        "neutral_contribution",
+        "generate_neutralized_weights",
+        "alpha",
+        "meta_portfolio_contribution",
     ):
         assert callable(getattr(scoring, name))

@@ -15,7 +15,8 @@ categories below to HTTP and GraphQL errors in one place; the CLI prints ``code:
     │   │   ├── DuplicateRowsError        duplicate_rows
     │   │   ├── NonPositivePriceError     non_positive_prices
     │   │   ├── UnsortedDatesError        unsorted_dates
-    │   │   └── DateGapError              date_gaps
+    │   │   ├── DateGapError              date_gaps
+    │   │   └── PriceHistoryError         price_history_changed
     │   ├── ScoringInputError             invalid_scoring_input
     │   │   ├── NotEnoughOverlapError     not_enough_overlapping_ids
     │   │   ├── MissingValuesError        missing_values
@@ -27,19 +28,38 @@ categories below to HTTP and GraphQL errors in one place; the CLI prints ``code:
     │   │   ├── SubmissionFileError       invalid_submission_file
     │   │   ├── SubmissionHeadersError    invalid_submission_headers
     │   │   ├── SubmissionIdsError        invalid_submission_ids
-    │   │   └── SubmissionValuesError     invalid_submission_values
+    │   │   ├── SubmissionValuesError     invalid_submission_values
+    │   │   └── SubmissionDatesError      invalid_submission_dates
+    │   ├── FundInputError                invalid_fund_input
+    │   │   └── LookAheadError            look_ahead
     │   ├── InvalidAmountError            invalid_amount
-    │   └── UnbalancedEntryError          unbalanced_entry
+    │   ├── UnbalancedEntryError          unbalanced_entry
+    │   ├── BackupError                   invalid_backup
+    │   └── SettlementError               invalid_settlement
     ├── NotFoundError                     not_found
     ├── ConflictError                     conflict
     │   ├── InsufficientFundsError        insufficient_funds
     │   ├── IdempotencyKeyReusedError     idempotency_key_reused
-    │   └── RoundStateError               round_state
+    │   ├── RoundStateError               round_state
+    │   ├── SchedulerBusyError            scheduler_busy
+    │   └── GovernanceStateError          governance_state
+    │       ├── VotingClosedError         voting_closed
+    │       ├── TimelockError             timelock
+    │       └── NoVotingPowerError        no_voting_power
     ├── AuthenticationError               authentication_failed
     ├── PermissionDeniedError             permission_denied
+    ├── FundConstraintError               fund_constraint_violated
     ├── LimitExceededError                limit_exceeded
     │   └── StakeLimitError               stake_limit_exceeded
-    └── LedgerInvariantError              ledger_invariant_violated
+    ├── ServiceUnavailableError           service_unavailable
+    │   └── StorageWriteError             storage_write_failed
+    ├── NotSupportedError                 not_supported
+    ├── LedgerInvariantError              ledger_invariant_violated
+    ├── CorruptFileError                  corrupt_file             (also a ValueError)
+    └── ChainError                        chain_error
+        ├── ChainConfigurationError       chain_misconfigured
+        ├── ChainUnavailableError         chain_unavailable
+        └── ChainTransactionError         chain_transaction_failed
 
 Validation never uses ``assert``: assertions vanish under ``python -O`` and carry no code.
 """
@@ -51,12 +71,21 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationError",
+    "BackupError",
+    "ChainConfigurationError",
+    "ChainError",
+    "ChainTransactionError",
+    "ChainUnavailableError",
     "ConflictError",
+    "CorruptFileError",
     "CrowdAlphaError",
     "DateGapError",
     "DegenerateDataError",
     "DuplicateIdsError",
     "DuplicateRowsError",
+    "FundConstraintError",
+    "FundInputError",
+    "GovernanceStateError",
     "IdempotencyKeyReusedError",
     "IndexMismatchError",
     "InsufficientFundsError",
@@ -65,24 +94,35 @@ __all__ = [
     "InvalidParameterError",
     "LedgerInvariantError",
     "LimitExceededError",
+    "LookAheadError",
     "MarketDataError",
     "MissingColumnsError",
     "MissingValuesError",
+    "NoVotingPowerError",
     "NonPositivePriceError",
     "NotEnoughOverlapError",
     "NotFoundError",
+    "NotSupportedError",
     "PermissionDeniedError",
+    "PriceHistoryError",
     "RoundStateError",
+    "SchedulerBusyError",
     "ScoringInputError",
+    "ServiceUnavailableError",
+    "SettlementError",
     "StakeLimitError",
+    "StorageWriteError",
+    "SubmissionDatesError",
     "SubmissionError",
     "SubmissionFileError",
     "SubmissionHeadersError",
     "SubmissionIdsError",
     "SubmissionValuesError",
+    "TimelockError",
     "UnbalancedEntryError",
     "UnsortedDatesError",
     "UnsortedIndexError",
+    "VotingClosedError",
 ]
 
 
@@ -154,6 +194,13 @@ class DateGapError(MarketDataError):
     """The trading calendar skips more days than allowed (a week or more of missing data)."""
 
     code = "date_gaps"
+
+
+class PriceHistoryError(MarketDataError):
+    """A price file rewrites days the tournament has already read (a damaged file, a bad
+    day pasted in): ``details`` lists the ``changed`` and ``missing`` days."""
+
+    code = "price_history_changed"
 
 
 class ScoringInputError(InvalidInputError):
@@ -228,10 +275,36 @@ class SubmissionValuesError(SubmissionError):
     code = "invalid_submission_values"
 
 
+class SubmissionDatesError(SubmissionError):
+    """A Signals date column whose values do not fit the upload: several dates in a live
+    submission (which predicts one date), or rows without a date. (No date column at all in
+    a diagnostics upload is a header error, as numerai-tools has it.)"""
+
+    code = "invalid_submission_dates"
+
+
+class FundInputError(InvalidInputError):
+    """Signals, prices or settings the fund's backtest cannot use as given."""
+
+    code = "invalid_fund_input"
+
+
+class LookAheadError(FundInputError):
+    """The timing guard: an input would be used before it was available (look-ahead)."""
+
+    code = "look_ahead"
+
+
 class InvalidAmountError(InvalidInputError):
     """An NMR amount that is not a non-negative whole number of base units (or is malformed)."""
 
     code = "invalid_amount"
+
+
+class BackupError(InvalidInputError):
+    """A backup folder that is incomplete or damaged (a part whose SHA-256 does not match)."""
+
+    code = "invalid_backup"
 
 
 class UnbalancedEntryError(InvalidInputError):
@@ -270,6 +343,38 @@ class RoundStateError(ConflictError):
     code = "round_state"
 
 
+class SchedulerBusyError(ConflictError):
+    """Another scheduler (a second server process, a cron ``tick``) is ticking the same
+    database; this tick did nothing. Retry later — the other one is doing the work."""
+
+    code = "scheduler_busy"
+
+
+class GovernanceStateError(ConflictError):
+    """The proposal is not in a state that allows the operation (already tallied, not
+    passed, already executed…)."""
+
+    code = "governance_state"
+
+
+class VotingClosedError(GovernanceStateError):
+    """A vote on a proposal whose voting period has ended (or not yet begun)."""
+
+    code = "voting_closed"
+
+
+class TimelockError(GovernanceStateError):
+    """Executing a passed proposal before its timelock has run out."""
+
+    code = "timelock"
+
+
+class NoVotingPowerError(GovernanceStateError):
+    """A vote from an account that held and staked no NMR at the proposal's snapshot."""
+
+    code = "no_voting_power"
+
+
 class AuthenticationError(CrowdAlphaError):
     """Missing, malformed, wrong or revoked credentials."""
 
@@ -280,6 +385,12 @@ class PermissionDeniedError(CrowdAlphaError):
     """Valid credentials that may not perform this action."""
 
     code = "permission_denied"
+
+
+class FundConstraintError(CrowdAlphaError):
+    """A rebalance's target book broke a constraint (neutrality, gross, a cap): the run stops."""
+
+    code = "fund_constraint_violated"
 
 
 class LimitExceededError(CrowdAlphaError):
@@ -294,7 +405,69 @@ class StakeLimitError(LimitExceededError):
     code = "stake_limit_exceeded"
 
 
+class ServiceUnavailableError(CrowdAlphaError):
+    """A service the operator configured (the S3 bucket, the Dask scheduler) could not be
+    reached or refused the request; ``details["service"]`` names it. Retrying later may help."""
+
+    code = "service_unavailable"
+
+
+class StorageWriteError(ServiceUnavailableError):
+    """The file store refused a write: its disk is full, read-only or over a quota.
+    ``details``: ``service`` (``file_store``), ``reason`` (``no_space``, ``read_only``,
+    ``permission_denied``, ``file_too_large`` or ``os_error``), ``errno`` and ``retryable``
+    (true: the same request succeeds once the operator has freed or fixed the store).
+    Nothing of the failed operation was kept."""
+
+    code = "storage_write_failed"
+
+
+class NotSupportedError(CrowdAlphaError):
+    """A request this server deliberately does not serve (e.g. Numerai Compute's model
+    uploads through numerapi): the message says why and what to do instead."""
+
+    code = "not_supported"
+
+
 class LedgerInvariantError(CrowdAlphaError):
     """The ledger check found an inconsistency (an unbalanced entry, a negative balance…)."""
 
     code = "ledger_invariant_violated"
+
+
+class CorruptFileError(CrowdAlphaError, ValueError):
+    """A file at rest does not match the SHA-256 recorded when it was written (truncated,
+    damaged or replaced): it is never used. ``details``: ``key``, ``expected`` and
+    ``found`` (the hashes). The operator restores it from a backup."""
+
+    code = "corrupt_file"
+
+
+class SettlementError(InvalidInputError):
+    """Stake results that cannot be settled on chain (a burn above the stake, a model twice…)."""
+
+    code = "invalid_settlement"
+
+
+class ChainError(CrowdAlphaError):
+    """Something went wrong between crowdalpha and the EVM chain (crowdalpha.chain)."""
+
+    code = "chain_error"
+
+
+class ChainConfigurationError(ChainError):
+    """The chain settings are missing or inconsistent (no URL, no key, wrong chain id…)."""
+
+    code = "chain_misconfigured"
+
+
+class ChainUnavailableError(ChainError):
+    """The JSON-RPC node cannot be reached or does not answer."""
+
+    code = "chain_unavailable"
+
+
+class ChainTransactionError(ChainError):
+    """A transaction was refused by the contract (the revert reason says why) or failed."""
+
+    code = "chain_transaction_failed"

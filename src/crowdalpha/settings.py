@@ -20,9 +20,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from crowdalpha.compute import ComputeBackend, open_backend
 from crowdalpha.db import create_database_engine, require_current, upgrade
 from crowdalpha.errors import ConflictError
-from crowdalpha.storage import LocalFileStore
+from crowdalpha.storage import FileStore, LocalFileStore, open_store
 
 __all__ = ["SettingValue", "Settings"]
 
@@ -58,12 +59,42 @@ class Settings(BaseSettings):
         default=None,
         description="Where datasets, submissions and meta models are stored; default {home}/files.",
     )
+    fund_dir: Path | None = Field(
+        default=None,
+        description="Where the fund's backtest of this tournament is written (crowdalpha fund "
+        "backtest --tournament; the demo) and the operator's fund page reads it; default "
+        "{home}/fund.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Keep the files in an S3-compatible bucket instead, e.g. "
+        "s3://bucket/prefix (endpoint and credentials: AWS_ENDPOINT_URL, AWS_REGION, "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); participants then download and upload "
+        "straight from and to the bucket through presigned URLs.",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Address of a Dask scheduler (tcp://host:8786) to run heavy work on "
+        "(dataset builds' era cells; rounds then resolve in column blocks on it); default: "
+        "in-process.",
+    )
 
     # -- the tournament -------------------------------------------------------------------
-    data_source: Literal["synthetic", "prices"] = Field(
-        default="synthetic",
-        description="Where rounds' data come from: synthetic (generated, for trying things "
-        "out) or prices (the data pipeline on the operator's price file, prices_path).",
+    data_source: Literal["simulated", "prices", "synthetic"] = Field(
+        default="simulated",
+        description="Where rounds' data come from: simulated (the data pipeline on a "
+        "simulated market: train, validation, live, features, example predictions), prices "
+        "(the pipeline on the operator's price file, prices_path) or synthetic (generated "
+        "live rows only, for tests).",
+    )
+    simulated_stocks: int = Field(
+        default=300,
+        ge=50,
+        le=10_000,
+        description="Stocks in the simulated market (simulated source; fixed when round 1 opens).",
+    )
+    simulated_seed: int = Field(
+        default=0, ge=0, description="Seed of the simulated market (simulated source)."
     )
     prices_path: Path | None = Field(
         default=None, description="The price file (Parquet or CSV) of the prices source."
@@ -85,6 +116,29 @@ class Settings(BaseSettings):
         description="How scores turn into payouts: numerai (stake × clipped weighted CORR "
         "and MMC) or tiered (the article's table); see docs/economics.md.",
     )
+    signals: bool | None = Field(
+        default=None,
+        description="Run the Signals competition (tournament 11) beside Classic, on the same "
+        "market as the prices or simulated source; default: on with the prices source, off "
+        "with the others (true turns it on with the simulated source; the synthetic one has "
+        "no market to build Signals data from).",
+    )
+    payout_mpc_multiplier: str = Field(
+        default="0",
+        description="Weight of MPC (each model's contribution to the meta model's portfolio) "
+        "in the numerai payout, a decimal string; 0: MPC is scored and shown but not paid.",
+    )
+    duplicate_policy: Literal["report", "one_stake"] = Field(
+        default="report",
+        description="What a round does about near-identical submissions across accounts "
+        "(copies, sybils), found when it closes: report (list them for the operator) or "
+        "one_stake (also hold each such cluster to one stake's limits); every competition.",
+    )
+    duplicate_threshold: str = Field(
+        default="0.99",
+        description="Rank correlation at or above which two submissions of a round count "
+        "as near-identical, a decimal string in (0, 1].",
+    )
     mint_cap: str | None = Field(
         default=None,
         description="Most NMR that may ever be minted (a decimal string of NMR); unset: no cap.",
@@ -103,6 +157,58 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between two runs of the round clock inside the server (0: "
         "never; use cron and crowdalpha tick instead).",
+    )
+    webhook_interval: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds between two passes of the submission-webhook sender inside the "
+        "server (0: never send).",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow submission webhooks to loopback, private and link-local "
+        "addresses (refused by default: a participant's URL must not reach the server's own "
+        "network).",
+    )
+    webhook_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts per webhook call before it is marked failed."
+    )
+    webhook_backoff: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds before the first retry of a failed webhook call; doubled at "
+        "each further retry.",
+    )
+    jobs_workers: int = Field(
+        default=2,
+        ge=0,
+        description="Processes of the local pool that runs the background jobs (validation "
+        "diagnostics) of a server; 0: in the server process itself. With dask_scheduler set "
+        "the jobs run on the cluster instead.",
+    )
+    jobs_lease: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds a runner holds a job it started; a job still running when its "
+        "lease runs out (its worker or server died) is run again. Keep it above the longest "
+        "job.",
+    )
+    jobs_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Runs a background job gets whose worker keeps dying before it is "
+        "failed with worker_died.",
+    )
+    jobs_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between two looks for queued jobs when the runner is idle.",
+    )
+    jobs_shutdown_grace: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a stopping server waits for the jobs it is running; those "
+        "still running then are queued again for the next start.",
     )
     max_upload_bytes: int = Field(
         default=100 * 1024 * 1024,
@@ -137,6 +243,24 @@ class Settings(BaseSettings):
         description="Key that signs those URLs; default: a random key kept in {home}/signing.key.",
     )
 
+    # -- operations: monitoring and logs --------------------------------------------------
+    metrics: Literal["admin", "public", "off"] = Field(
+        default="admin",
+        description="Prometheus metrics at GET /metrics: admin (only with an admin API key, "
+        "'Authorization: Token PUBLIC$SECRET'), public (no key: for a server whose port only "
+        "the scraper reaches) or off (no /metrics route).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How crowdalpha serve logs: text (for a terminal) or json (one JSON object "
+        "a line, each request's lines carrying its request id, for a log collector).",
+    )
+
+    @property
+    def signals_enabled(self) -> bool:
+        """Whether Signals runs: as set, else with the operator's own prices."""
+        return self.data_source == "prices" if self.signals is None else self.signals
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'crowdalpha.db').resolve()}"
@@ -144,6 +268,10 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return self.storage_dir or self.home / "files"
+
+    @property
+    def resolved_fund_dir(self) -> Path:
+        return self.fund_dir or self.home / "fund"
 
     def engine(self, *, migrate: bool = True) -> Engine:
         """An engine on the configured database: migrated to the newest schema, or (with
@@ -161,8 +289,15 @@ class Settings(BaseSettings):
             require_current(engine)
         return engine
 
-    def store(self) -> LocalFileStore:
+    def store(self) -> FileStore:
+        """The file store: the bucket of ``storage_url`` when set, else the local folder."""
+        if self.storage_url is not None:
+            return open_store(self.storage_url)
         return LocalFileStore(self.resolved_storage_dir)
+
+    def compute(self) -> ComputeBackend:
+        """Where heavy work runs: the Dask cluster of ``dask_scheduler``, else this process."""
+        return open_backend(self.dask_scheduler)
 
     @property
     def resolved_public_url(self) -> str:
@@ -175,11 +310,15 @@ class Settings(BaseSettings):
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             if name == "signing_key":
-                shown = "(set)" if value is not None else f"(kept in {self.home / 'signing.key'})"
+                shown = (
+                    "(hidden)" if value is not None else f"(kept in {self.home / 'signing.key'})"
+                )
             elif name == "database_url":
                 shown = make_url(self.resolved_database_url).render_as_string(hide_password=True)
             elif name == "storage_dir":
                 shown = str(self.resolved_storage_dir)
+            elif name == "fund_dir":
+                shown = str(self.resolved_fund_dir)
             elif name == "public_url":
                 shown = self.resolved_public_url
             else:

@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 from tests.live_server import ServerThread
 from tests.server.rest_support import Served, build
 
-from crowdalpha.client import Client, NewApiKey, Round, Stake, Submission
+from crowdalpha.client import Client, NewApiKey, Profile, Round, Stake, Submission, Webhook
 from crowdalpha.errors import (
     AuthenticationError,
     InsufficientFundsError,
     InvalidAmountError,
+    InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
     RoundStateError,
@@ -146,3 +147,34 @@ def test_refusals_come_back_as_the_librarys_errors(live: tuple[Served, str]) -> 
             alice.upload_predictions(mine.id, served.live_csv(number), round_number=number)
     with Client(url, alice_up.public_id, "wrong") as wrong, pytest.raises(AuthenticationError):
         wrong.account()
+
+
+def test_a_model_webhook_bio_and_link_with_the_client(live: tuple[Served, str]) -> None:
+    served, url = live
+    with Client(url) as anonymous:
+        key = anonymous.sign_up("carol", "carol@example.org").api_key
+    with Client(url, key.public_id, key.secret) as carol:
+        model = carol.create_model("carol_m")
+        assert carol.webhook("carol_m") == Webhook(model.id, None, None, None)
+        hook = carol.set_webhook("carol_m", "https://93.184.216.34/hook")
+        assert isinstance(hook, Webhook) and hook.url == "https://93.184.216.34/hook"
+        assert hook.secret and carol.webhook(model.id) == hook
+        with pytest.raises(InvalidParameterError) as internal:
+            carol.set_webhook(model.id, "http://192.168.1.10/hook")
+        assert internal.value.code == "invalid_parameter"
+        assert internal.value.details["reason"] == "internal_destination"
+        assert carol.webhook(model.id) == hook  # unchanged
+        assert carol.set_webhook(model.id, None).url is None
+        assert served.tournament.webhooks.get(model.id) is None
+
+        assert carol.set_bio("carol_m", "Gradient boosting.").bio == "Gradient boosting."
+        profile = carol.set_link(model.id, "https://example.org/carol", "notes")
+        assert isinstance(profile, Profile)
+        assert (profile.bio, profile.link_url, profile.link_text) == (
+            "Gradient boosting.",
+            "https://example.org/carol",
+            "notes",
+        )
+        assert carol.profile(model.id) == profile
+        with pytest.raises(InvalidParameterError):
+            carol.set_link(model.id, "javascript:alert(1)")

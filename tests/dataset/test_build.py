@@ -88,7 +88,12 @@ def test_a_simple_model_trained_on_train_scores_positive_corr_on_validation(
     )
     per_era = scoring.numerai_corr_by_era(preds, validation["target"], validation["era"])
     summary = scoring.summarize(per_era)["ridge"]
-    # weak but real structure: a per-era CORR of roughly 0.01-0.05, positive in most eras
+    # weak but real structure: a per-era CORR of roughly 0.01-0.05, positive in most eras.
+    # On this market (seed 3) the mean is 0.0297 over 30 eras (per-era std 0.049): 0.02 from
+    # each bound, thousands of times what another BLAS or CPU changes in a ridge solve. It is
+    # one draw, though: seeds 1, 2, 4, 5 give 0.015, 0.026, 0.010, -0.019 (the signal a
+    # 400-stock market leaves in 30 weekly eras varies that much), so a change of the
+    # simulator's random streams calls for a new look at this bound, not a new seed.
     assert 0.01 < summary["mean"] < 0.05, summary
     assert summary["positive_share"] > 0.5, summary
     # an overfit model (no regularization, fitted on the last 8 train eras) does much worse
@@ -100,6 +105,9 @@ def test_a_simple_model_trained_on_train_scores_positive_corr_on_validation(
         index=validation.index,
     )
     bad = scoring.numerai_corr_by_era(overfit, validation["target"], validation["era"])
+    # 0.0094 against a bound of 0.0149; a least-squares fit moves by far less than 0.005
+    # between machines. (On seed 5, where the ridge finds nothing, both are near -0.02: the
+    # comparison needs a market whose signal survives the pipeline, as this one's does.)
     assert float(bad["overfit"].mean()) < summary["mean"] / 2
 
 

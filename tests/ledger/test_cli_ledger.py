@@ -10,7 +10,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from crowdalpha.cli import app
-from crowdalpha.db import create_database_engine, session_factory, transact
+from crowdalpha.db import create_database_engine, head_revision, session_factory, transact
 from crowdalpha.ledger import TREASURY, SqlLedger, nmr, wallet
 from crowdalpha.ledger.models import LedgerBalance
 
@@ -21,7 +21,7 @@ def test_upgrade_then_check_then_catch_tampering(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'op.db'}"
     result = runner.invoke(app, ["db", "upgrade", "--database-url", url])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert f"revision {head_revision()}" in result.output
 
     engine = create_database_engine(url)
     factory = session_factory(engine)
@@ -29,7 +29,8 @@ def test_upgrade_then_check_then_catch_tampering(tmp_path: Path) -> None:
     transact(factory, lambda s: SqlLedger(s).transfer(TREASURY, wallet(1), nmr(10)))
     result = runner.invoke(app, ["ledger", "check", "--database-url", url])
     assert result.exit_code == 0, result.output
-    assert "ledger OK" in result.output and "1000.5" in result.output
+    assert "ledger OK" in result.output and "1,000.50" in result.output
+    assert "1000500000000000000000" in result.output
     assert "2 entries, 4 postings, 3 accounts" in result.output
 
     transact(

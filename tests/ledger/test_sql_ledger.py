@@ -220,3 +220,29 @@ def test_postgresql_row_locks_serialise_spenders(db_kind: str, tmp_path: Path) -
     thread.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], InsufficientFundsError)
     engine.dispose()
+
+
+def test_balances_as_of_a_snapshot_ignore_later_entries(engine: Engine) -> None:
+    from crowdalpha.ledger import AccountKind, escrow
+
+    with session_factory(engine).begin() as session:
+        ledger = SqlLedger(session)
+        assert ledger.snapshot() == 0
+        ledger.mint(TREASURY, nmr(10))
+        ledger.transfer(TREASURY, wallet(1), nmr(4))
+        ledger.transfer(wallet(1), stake(7), nmr(1))
+        snap = ledger.snapshot()
+        ledger.transfer(wallet(1), escrow(3), nmr(2))
+        ledger.transfer(TREASURY, wallet(2), nmr(5))
+        assert snap < ledger.snapshot()
+        assert ledger.balances_at([wallet(1), wallet(2), stake(7)], snap) == {
+            wallet(1): nmr(3),
+            wallet(2): 0,
+            stake(7): nmr(1),
+        }
+        assert ledger.holdings_at([AccountKind.WALLET, AccountKind.STAKE], snap) == {
+            wallet(1): nmr(3),
+            stake(7): nmr(1),
+        }
+        assert ledger.balances([escrow(3)]) == {escrow(3): nmr(2)}
+        assert check_ledger(session).ok

@@ -116,6 +116,7 @@ def test_a_good_frame_passes() -> None:
         (_prices(ticker=["AAA", " ", "AAA", "BBB"]), errors.MarketDataError, "ticker"),
         (_prices(volume=[1e5, -5.0, 1e5, 1e5]), errors.MarketDataError, "volume"),
         (_prices(high=[9.0, 21.0, 11.0, 20.0]), errors.MarketDataError, "high below the low"),
+        (_prices(country=["US", "USA", "US", "J"]), errors.MarketDataError, "['USA', 'J']"),
     ],
 )
 def test_bad_prices_are_refused_with_a_clear_error(
@@ -125,6 +126,12 @@ def test_bad_prices_are_refused_with_a_clear_error(
         validate_prices(frame)
     assert words in info.value.message
     assert isinstance(info.value, errors.InvalidInputError)
+
+
+def test_a_country_column_is_kept_as_upper_case_codes() -> None:
+    out = validate_prices(_prices(country=[" us", None, "US", "jp"]))
+    assert list(out.columns)[-1] == "country"
+    assert out["country"].tolist() == ["US", "", "US", "JP"]
 
 
 def test_unsorted_rows_are_accepted_when_asked() -> None:

@@ -24,6 +24,11 @@ from crowdalpha.market.simulator import (
 
 N_STOCKS, N_DAYS = 400, 600
 
+# The statistical assertions below carry margins measured over market seeds 1-8 (the
+# fixtures use fixed seeds; a seed is the largest legitimate change a new numpy could make,
+# since Generator streams may change between its releases): each comment gives the value at
+# the fixture's seed and the range over the eight seeds.
+
 
 @pytest.fixture(scope="module")
 def market() -> SimulatedMarket:
@@ -154,6 +159,7 @@ def test_ohlc_volume_and_market_cap_are_consistent(market: SimulatedMarket) -> N
     # bigger companies trade more shares' worth
     last = p[p["date"] == p["date"].max()]
     dollar_volume = last["volume"] * last["close"]
+    # 0.90 at seed 7; 0.87-0.90 over seeds
     assert stats.spearmanr(dollar_volume, last["market_cap"])[0] > 0.3
 
 
@@ -161,6 +167,7 @@ def test_stocks_enter_and_leave_and_never_come_back(market: SimulatedMarket) -> 
     p, u = market.prices, market.universe
     days = pd.DatetimeIndex(p["date"].unique())
     first, last = p.groupby("ticker")["date"].min(), p.groupby("ticker")["date"].max()
+    # 53 listings and 54 delistings at seed 7; 31-64 over seeds
     assert (first > days[0]).sum() >= 10
     assert (last < days[-1]).sum() >= 10
     # contiguous rows from the first to the last day: a ticker never re-enters
@@ -173,13 +180,14 @@ def test_stocks_enter_and_leave_and_never_come_back(market: SimulatedMarket) -> 
     assert (u.loc[first.index, "first_date"].to_numpy() == first.to_numpy()).all()
     assert (u.loc[last.index, "delisted"].to_numpy() == (last < days[-1]).to_numpy()).all()
     live = p.groupby("date").size()
+    # 0.985-1.005 × N_STOCKS on every seed
     assert live.min() > 0.85 * N_STOCKS
     assert live.max() < 1.15 * N_STOCKS
 
 
 def test_delisting_is_likelier_after_a_drawdown() -> None:
     market = simulate_market(
-        MarketConfig(n_stocks=N_STOCKS, n_days=300, seed=5, drawdown_sensitivity=4.0)
+        MarketConfig(n_stocks=N_STOCKS, n_days=600, seed=5, drawdown_sensitivity=4.0)
     )
     closes = market.prices.pivot(index="date", columns="ticker", values="close")
     drawdown = np.log(closes.cummax() / closes)
@@ -195,8 +203,10 @@ def test_delisting_is_likelier_after_a_drawdown() -> None:
     live = closes.notna().to_numpy()
     dd, event = drawdown.to_numpy()[live], leaves.to_numpy()[live]
     deep = dd > np.median(dd)
-    assert event.sum() >= 20
-    assert event[deep].mean() > 2.0 * event[~deep].mean()
+    # 153 delistings at seed 5 (77-153 over seeds), 4.3× likelier after a deep drawdown
+    # (2.8-19× over seeds; a ratio from ~150 events has a spread of about ±1)
+    assert event.sum() >= 50
+    assert event[deep].mean() > 1.5 * event[~deep].mean()
 
 
 # --- stylized facts ---------------------------------------------------------------------
@@ -205,17 +215,20 @@ def test_delisting_is_likelier_after_a_drawdown() -> None:
 def test_returns_are_fat_tailed(log_returns: pd.DataFrame) -> None:
     residual = log_returns.sub(log_returns.mean(axis=1), axis=0).to_numpy().ravel()
     residual = residual[np.isfinite(residual)]
+    # excess kurtosis 22 at seed 7 (20-34 over seeds); a normal distribution has 0
     assert stats.kurtosis(residual) > 3.0
 
 
 def test_market_volatility_clusters(market: SimulatedMarket) -> None:
     absolute = market.factor_returns["market"].abs()
+    # 0.21 at seed 7 (0.10-0.38 over seeds, set by the regime path); without clustering it
+    # would be 0 ± 0.04 (600 days), so 0.1 is 2.5 of those spreads above and 2.7 below
     assert absolute.autocorr(1) > 0.1
     # so do stocks' own shocks: |r| autocorrelation pooled over stocks
     stock = market.prices.pivot(index="date", columns="ticker", values="close")
     r = np.log(stock).diff().abs()
     acf = [r[c].autocorr(1) for c in r.columns[:200] if r[c].notna().sum() > 100]
-    assert np.nanmean(acf) > 0.05
+    assert np.nanmean(acf) > 0.05  # 0.15 at seed 7, 0.12-0.18 over seeds
 
 
 def test_regimes_change_market_volatility(market: SimulatedMarket) -> None:
@@ -227,6 +240,8 @@ def test_regimes_change_market_volatility(market: SimulatedMarket) -> None:
     assert len(seen) >= 2
     vol = market.factor_returns["market"].groupby(regime.to_numpy()).std()
     ordered = [float(vol[r]) for r in seen]
+    # seed 7 visits all three regimes; calm to volatile is 3.1× (1.1-4.9× over seeds: a
+    # seed whose path stays mostly calm ranks two close volatilities)
     assert ordered == sorted(ordered)
     assert ordered[-1] > 1.3 * ordered[0]
 
@@ -236,10 +251,10 @@ def test_market_factor_drives_stocks(market: SimulatedMarket, log_returns: pd.Da
     corr = np.corrcoef(full.to_numpy().T)
     n = corr.shape[0]
     average = (corr.sum() - n) / (n * n - n)
-    assert average > 0.05
+    assert average > 0.05  # 0.28 at seed 7, 0.11-0.28 over seeds
     equal_weighted = log_returns.mean(axis=1)
     market_factor = market.factor_returns["market"].loc[equal_weighted.index]
-    assert np.corrcoef(equal_weighted, market_factor)[0, 1] > 0.9
+    assert np.corrcoef(equal_weighted, market_factor)[0, 1] > 0.9  # 0.99 (0.96-0.99)
 
 
 def test_same_sector_stocks_move_together(
@@ -250,6 +265,7 @@ def test_same_sector_stocks_move_together(
     corr = np.corrcoef(full.to_numpy().T)
     same = sector[:, None] == sector[None, :]
     off = ~np.eye(len(sector), dtype=bool)
+    # 0.063 more at seed 7, 0.063-0.085 over seeds
     assert corr[same & off].mean() > corr[~same].mean() + 0.02
 
 
@@ -277,6 +293,7 @@ def test_style_factors_are_recovered_by_regression(
     est, tru = np.array(estimated), np.array(true)
     assert len(est) > 50
     corr = {k: np.corrcoef(est[:, j], tru[:, j])[0, 1] for j, k in enumerate(STYLE_FACTORS)}
+    # seed 7: 0.91, 0.94, 0.93, 0.70; over seeds at least 0.91, 0.93, 0.90, 0.70
     assert corr["size"] > 0.6
     assert corr["momentum"] > 0.6
     assert corr["value"] > 0.3
@@ -288,6 +305,7 @@ def test_exposures_are_standardized_and_observable(market: SimulatedMarket) -> N
     dates = x["date"].unique()
     assert np.all(np.diff(market.factor_returns.index.get_indexer(dates)) == 5)
     by_date = x.groupby("date")[list(STYLE_FACTORS)]
+    # seed 7: at most 0.022 and 0.048 (over seeds at most 0.022 and 0.050)
     assert np.abs(by_date.mean().to_numpy()).max() < 0.1
     assert np.abs(by_date.std().to_numpy()[:, [0, 1, 3]] - 1.0).max() < 0.1
     # size is standardized log market cap, as seen in the prices of the same day
@@ -299,16 +317,20 @@ def test_exposures_are_standardized_and_observable(market: SimulatedMarket) -> N
 
 
 def _mean_rank_ic(market: SimulatedMarket, lag: int, horizon: int = 20) -> float:
+    """The mean over alpha dates of the rank correlation between the alpha and the return
+    from ``lag`` to ``lag + horizon`` trading days later (stocks alive at both ends)."""
     closes = market.prices.pivot(index="date", columns="ticker", values="close")
-    days = list(closes.index)
+    alpha = market.alpha.pivot(index="date", columns="ticker", values="alpha")
+    alpha = alpha.reindex(columns=closes.columns)
+    rows = closes.index.get_indexer(alpha.index)
+    keep = rows + lag + horizon < len(closes)
+    rows, alpha = rows[keep], alpha[keep]
+    values = closes.to_numpy()
+    forward = np.log(values[rows + lag + horizon] / values[rows + lag])
     ics = []
-    for day, a in market.alpha.groupby("date"):
-        i = days.index(day)
-        if i + lag + horizon >= len(days):
-            break
-        forward = np.log(closes.iloc[i + lag + horizon] / closes.iloc[i + lag])
-        both = pd.concat([a.set_index("ticker")["alpha"], forward], axis=1).dropna()
-        ics.append(stats.spearmanr(both.iloc[:, 0], both.iloc[:, 1])[0])
+    for a, f in zip(alpha.to_numpy(), forward, strict=True):
+        both = np.isfinite(a) & np.isfinite(f)
+        ics.append(stats.spearmanr(a[both], f[both])[0])
     assert len(ics) > 20
     return float(np.mean(ics))
 
@@ -316,15 +338,19 @@ def _mean_rank_ic(market: SimulatedMarket, lag: int, horizon: int = 20) -> float
 def test_alpha_predicts_weakly_and_decays(market: SimulatedMarket) -> None:
     near = _mean_rank_ic(market, lag=0)
     far = _mean_rank_ic(market, lag=200)
+    # seed 7: 0.058 near, 0.006 far; over seeds 0.040-0.063 near and -0.010-0.020 far
     assert 0.01 < near < 0.15
     assert far < near - 0.01
 
 
 def test_without_alpha_nothing_is_predicted() -> None:
     market = simulate_market(
-        MarketConfig(n_stocks=N_STOCKS, n_days=300, seed=7, alpha_strength=0.0)
+        MarketConfig(n_stocks=N_STOCKS, n_days=900, seed=7, alpha_strength=0.0)
     )
-    assert abs(_mean_rank_ic(market, lag=0)) < 0.02
+    # 0.009 at seed 7 and -0.010-0.013 over seeds (on 300 days it was -0.022-0.032: too few
+    # dates for a bound this close to the signal's 0.04-0.06); 0.03 is well above the
+    # noise and well below the IC the alpha gives
+    assert abs(_mean_rank_ic(market, lag=0)) < 0.03
 
 
 def test_alpha_leaks_into_volume(market: SimulatedMarket) -> None:
@@ -335,4 +361,4 @@ def test_alpha_leaks_into_volume(market: SimulatedMarket) -> None:
     merged = market.alpha.merge(frame, on=["date", "ticker"]).dropna()
     ics = merged.groupby("date")[["alpha", "change"]].corr(method="spearman")
     mean_ic = ics.xs("alpha", level=1)["change"].mean()
-    assert mean_ic > 0.02
+    assert mean_ic > 0.02  # 0.11 at seed 7, 0.11-0.13 over seeds

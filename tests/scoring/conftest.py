@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -284,3 +285,38 @@ def repeated_feature_rows(predictions: pd.DataFrame, features: pd.DataFrame) -> 
         rows = pd.concat([predictions[column].rename("__prediction__"), features], axis=1)
         worst = max(worst, int(rows.duplicated().sum()))
     return worst
+
+
+@dataclass
+class Case:
+    """One input for a parity check: positional ``args``, keyword ``kwargs``, the expectation."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    refuse: bool = False
+    error: type[InvalidInputError] = InvalidInputError
+
+
+Builder = Callable[[np.random.Generator], Case]
+
+
+def run_case(
+    builders: dict[str, Builder],
+    name: str,
+    ours: Callable[..., Any],
+    ref: Callable[..., Any],
+    atol: float,
+    *,
+    seed_base: int,
+) -> tuple[Case, Any]:
+    """Build the named case (seeded by ``seed_base`` plus its name's position) and check
+    parity on it; returns the case and our result."""
+    rng = np.random.default_rng(sorted(builders).index(name) + seed_base)
+    case = builders[name](rng)
+    return case, assert_parity(
+        lambda: ours(*case.args, **case.kwargs),
+        lambda: ref(*case.args, **case.kwargs),
+        atol=atol,
+        expect_refusal=case.refuse,
+        error=case.error,
+    )

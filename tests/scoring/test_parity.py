@@ -9,7 +9,6 @@ the MMC identity from the reference's docstring are derived here without numerai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numerai_tools.scoring as nt
@@ -36,6 +35,8 @@ from crowdalpha.errors import (
 from .conftest import (
     ATOL_CORR,
     ATOL_NEUTRAL,
+    Builder,
+    Case,
     assert_parity,
     assert_same,
     call_reference,
@@ -46,21 +47,9 @@ from .conftest import (
     make_predictions,
     make_targets,
     repeated_feature_rows,
+    run_case,
     with_nans,
 )
-
-
-@dataclass
-class Case:
-    """One input for a parity check: positional ``args``, keyword ``kwargs``, the expectation."""
-
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    refuse: bool = False
-    error: type[InvalidInputError] = InvalidInputError
-
-
-Builder = Callable[[np.random.Generator], Case]
 
 
 def _run_case(
@@ -70,16 +59,7 @@ def _run_case(
     ref: Callable[..., Any],
     atol: float,
 ) -> tuple[Case, Any]:
-    """Build the named case (seeded by its name's position) and check parity on it."""
-    rng = np.random.default_rng(sorted(builders).index(name) + 1000)
-    case = builders[name](rng)
-    return case, assert_parity(
-        lambda: ours(*case.args, **case.kwargs),
-        lambda: ref(*case.args, **case.kwargs),
-        atol=atol,
-        expect_refusal=case.refuse,
-        error=case.error,
-    )
+    return run_case(builders, name, ours, ref, atol, seed_base=1000)
 
 
 # ============================================================================================

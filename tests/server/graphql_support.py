@@ -4,17 +4,21 @@ prediction files of chosen skill (shared by test_graphql*.py and test_numerapi.p
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import numerapi
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from crowdalpha.compute import InProcess
+from crowdalpha.jobs import JobQueue, JobRunner
 from crowdalpha.ledger import TREASURY, nmr
 from crowdalpha.server.app import create_app
 from crowdalpha.settings import Settings
@@ -36,6 +40,12 @@ class ValidatingRoundData(SyntheticRoundData):
     targets) so diagnostics have something to score."""
 
     validation_eras = 3
+    #: The operator's market regime of each validation era (published as era_regimes.parquet).
+    regimes: ClassVar[dict[str, str]] = {
+        "0001": "up_calm",
+        "0002": "down_volatile",
+        "0003": "up_calm",
+    }
 
     def validation(self) -> pd.DataFrame:
         frames = []
@@ -63,6 +73,11 @@ class ValidatingRoundData(SyntheticRoundData):
         self.validation().to_parquet(buffer)
         files = dict(published.files)
         files["validation.parquet"] = buffer.getvalue()
+        buffer = io.BytesIO()
+        pd.DataFrame({"era": list(self.regimes), "regime": list(self.regimes.values())}).to_parquet(
+            buffer, index=False
+        )
+        files["era_regimes.parquet"] = buffer.getvalue()
         return PublishedDataset(version=published.version, live_ids=published.live_ids, files=files)
 
 
@@ -94,14 +109,39 @@ def start_clock() -> ManualClock:
     return ManualClock(TournamentConfig().schedule.anchor + timedelta(minutes=1))
 
 
-def settings_for(home: Path, public_url: str) -> Settings:
+def settings_for(home: Path, public_url: str, *, webhook_allow_private: bool = False) -> Settings:
+    """``webhook_allow_private``: for tests whose webhook receiver listens on 127.0.0.1.
+    Background jobs run in the server process (on the test's tournament, whose data source
+    no settings describe), looked for every 50 ms."""
     return Settings(
         home=home,
         tick_interval=0,
         public_url=public_url,
         rate_limit_per_minute=0,
         signing_key="test-signing-key",  # type: ignore[arg-type]
+        webhook_allow_private=webhook_allow_private,
+        jobs_workers=0,
+        jobs_poll_interval=0.05,
     )
+
+
+def run_jobs(tournament: Tournament) -> int:
+    """Run the queued background jobs (diagnostics) in this process, as a server with
+    ``jobs_workers=0`` does; how many ran."""
+    runner = JobRunner(JobQueue(tournament.engine), InProcess(), context=tournament)
+    return runner.run_until_idle()
+
+
+def await_diagnostics(
+    napi: numerapi.NumerAPI, model_id: str, ident: str, *, timeout: float = 120
+) -> dict[str, Any]:
+    """numerapi's diagnostics flow: poll ``diagnostics`` until its status is final."""
+    deadline = time.monotonic() + timeout
+    while True:
+        report: dict[str, Any] = napi.diagnostics(model_id, ident)
+        if report["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return report
+        time.sleep(0.05)
 
 
 def add_participant(
@@ -185,6 +225,10 @@ class GraphQLHarness:
         assert body.get("errors"), body
         message: str = body["errors"][0]["message"]
         return message
+
+    def run_jobs(self) -> int:
+        """Run the queued background jobs (the server's runner, synchronously)."""
+        return run_jobs(self.tournament)
 
     def live_ids(self, number: int | None = None) -> list[str]:
         if number is None:

@@ -86,6 +86,7 @@ def test_list_rounds_filters_newest_first(h: GraphQLHarness) -> None:
     assert configs["v2_corr20"]["defaultMultiplier"] == "0.5"
     assert configs["mmc"]["defaultMultiplier"] == "2.0"
     assert not configs["fnc_v4"]["isPayout"]
+    assert not configs["mpc"]["isPayout"] and configs["mpc"]["defaultMultiplier"] is None
     assert rounds[0]["stakeThreshold"] == "72000.000000000000000000"
 
     def numbers(**variables: Any) -> list[int]:
@@ -135,6 +136,7 @@ def test_list_and_download_datasets_with_range(h: GraphQLHarness) -> None:
         {"round": None, "tournament": 8},
     )["listDatasets"]
     assert names == [
+        "v5.0/era_regimes.parquet",
         "v5.0/features.json",
         "v5.0/live.parquet",
         "v5.0/live_1.parquet",
@@ -171,14 +173,16 @@ def test_dataset_folder_is_configurable(
     h = GraphQLHarness(engine, tmp_path)
     h.app.include_router(graphql.make_router("v9.9"), prefix="/custom")
     response = h.client.post("/custom/graphql", json={"query": "query { listDatasets }"})
-    assert response.json()["data"]["listDatasets"][0] == "v9.9/features.json"
+    names = response.json()["data"]["listDatasets"]
+    assert "v9.9/features.json" in names and all(n.startswith("v9.9/") for n in names)
     monkeypatch.setenv("CROWDALPHA_DATASET_FOLDER", "v7")
     from crowdalpha.settings import Settings
 
     assert Settings().dataset_folder == "v7"  # a setting like the others (env, .env file)
     h.app.include_router(graphql.make_router(Settings().dataset_folder), prefix="/env")
     response = h.client.post("/env/graphql", json={"query": "query { listDatasets }"})
-    assert response.json()["data"]["listDatasets"][0] == "v7/features.json"
+    names = response.json()["data"]["listDatasets"]
+    assert "v7/features.json" in names and all(n.startswith("v7/") for n in names)
 
 
 # -- accounts and models ----------------------------------------------------------------

@@ -55,7 +55,8 @@ PERFORMANCES = """query($modelId: String! $tournament: Int!) {
   v2RoundModelPerformances(modelId: $modelId tournament: $tournament) {
     atRisk payoutMultipliers { name multiplier } roundPayoutFactor roundNumber roundOpenTime
     roundResolveTime roundResolved submissionScores { displayName value percentile
-    payoutPending payoutSettled date day } intraRoundSubmissionScores { displayName value } } }"""
+    payoutPending payoutSettled date day } intraRoundSubmissionScores { displayName value }
+    corrWMetamodel } }"""
 
 PAYOUTS = """query($tournament: Int!) { pendingModelPayouts(tournament: $tournament) {
   actual { roundNumber modelId modelName payoutNmr currencySymbol roundResolveTime }
@@ -317,14 +318,23 @@ def test_scores_payouts_and_leaderboard(
 
     h.advance(timedelta(days=7))  # provisional scores
     provisional = h.data_of(SCORES, {"modelId": alpha, "tournament": 8})["submissionScores"]
-    assert {s["displayName"] for s in provisional} == {"v2_corr20", "mmc", "fnc_v4", "bmc"}
+    assert {s["displayName"] for s in provisional} == {
+        "v2_corr20",
+        "mmc",
+        "fnc_v4",
+        "bmc",
+        "mpc",
+        "corr_w_metamodel",
+        "max_feature_exposure",
+    }
     assert all(s["resolved"] is False for s in provisional)
     perf = h.data_of(PERFORMANCES, {"modelId": alpha, "tournament": 8})
     first = perf["v2RoundModelPerformances"][-1]
     assert first["roundNumber"] == 1 and first["atRisk"] == "50.000000000000000000"
     beta = h.data_of(PERFORMANCES, {"modelId": str(alice.models["beta"]), "tournament": 8})
     assert beta["v2RoundModelPerformances"][-1]["atRisk"] == "0.000000000000000000"
-    assert len(first["intraRoundSubmissionScores"]) == 4
+    # CORR, MMC, FNC, BMC, MPC and the two diagnostics (corr w/ meta model, max exposure)
+    assert len(first["intraRoundSubmissionScores"]) == 7
 
     h.advance(timedelta(days=21))  # resolved
     assert t.round(1).state == "resolved"
@@ -335,6 +345,9 @@ def test_scores_payouts_and_leaderboard(
     stored = t.scores(model_id=alice.models["alpha"], round_number=1)[0]
     assert final["v2_corr20"]["value"] == pytest.approx(stored.corr)
     assert final["mmc"]["value"] == pytest.approx(stored.mmc)
+    assert final["mpc"]["value"] == pytest.approx(stored.mpc)
+    assert final["corr_w_metamodel"]["value"] == pytest.approx(stored.get("corr_meta"))
+    assert final["max_feature_exposure"]["value"] == pytest.approx(stored.get("feature_exposure"))
     assert 0 < final["v2_corr20"]["percentile"] <= 1
     assert final["v2_corr20"]["roundNumber"] == 1 and final["v2_corr20"]["resolved"] is True
     assert final["v2_corr20"]["submissionId"] == str(
@@ -353,6 +366,9 @@ def test_scores_payouts_and_leaderboard(
     first = perf["v2RoundModelPerformances"][-1]
     assert first["roundResolved"] is True and first["atRisk"] == "50.000000000000000000"
     assert first["roundPayoutFactor"] == pytest.approx(float(t.round(1).payout_factor or 0))
+    assert first["corrWMetamodel"] == pytest.approx(
+        t.scores(model_id=alice.models["alpha"], round_number=1)[0].get("corr_meta")
+    )
     canon = next(s for s in first["submissionScores"] if s["displayName"] == "v2_corr20")
     assert canon["payoutSettled"] == format_nmr(paid.amount, trim=False)
     assert {m["name"]: m["multiplier"] for m in first["payoutMultipliers"]} == {
@@ -422,9 +438,17 @@ def test_diagnostics_score_validation_per_era(h: GraphQLHarness, alice: Particip
         DIAG_AUTH, {"filename": "val.csv", "tournament": 8, "modelId": alpha}, who=alice
     )["diagnosticsUploadAuth"]
     assert h.client.put(auth["url"], content=content).status_code == 200
-    created = h.data_of(
-        DIAG_CREATE, {"filename": auth["filename"], "tournament": 8, "modelId": alpha}, who=alice
-    )["createDiagnostics"]
+    create = {"filename": auth["filename"], "tournament": 8, "modelId": alpha}
+    created = h.data_of(DIAG_CREATE, create, who=alice)["createDiagnostics"]
+    # queued, not scored in the request; numerapi's retry of the create call queues nothing
+    queued = h.data_of(DIAG, {"id": created["id"], "modelId": alpha}, who=alice)["diagnostics"]
+    assert (queued["status"], queued["erasAcceptedCount"], queued["perEraDiagnostics"]) == (
+        "queued",
+        0,
+        [],
+    )
+    assert h.data_of(DIAG_CREATE, create, who=alice)["createDiagnostics"] == created
+    assert h.run_jobs() == 1
     result = h.data_of(DIAG, {"id": None, "modelId": alpha}, who=alice)["diagnostics"]
     assert result["id"] == created["id"] and result["status"] == "succeeded"
     assert result["erasAcceptedCount"] == 3 and result["trainedOnVal"] is False
@@ -450,11 +474,69 @@ def test_diagnostics_score_validation_per_era(h: GraphQLHarness, alice: Particip
     none_yet = h.error_of(DIAG, {"modelId": str(alice.models["beta"])}, who=alice)
     assert none_yet.startswith("not_found:")
     # a file that misses validation ids is refused with the submission rules' message
+    h.clock.advance(timedelta(minutes=1))
     auth = h.data_of(
         DIAG_AUTH, {"filename": "val.csv", "tournament": 8, "modelId": alpha}, who=alice
     )["diagnosticsUploadAuth"]
     h.client.put(auth["url"], content=predictions_csv(list(validation.index[:5]), values[:5]))
-    refused = h.error_of(
+    bad = h.data_of(
+        DIAG_CREATE, {"filename": auth["filename"], "tournament": 8, "modelId": alpha}, who=alice
+    )["createDiagnostics"]
+    assert h.run_jobs() == 1
+    refused = h.data_of(DIAG, {"id": bad["id"], "modelId": alpha}, who=alice)["diagnostics"]
+    assert refused["status"] == "failed" and refused["message"].startswith("invalid_submission")
+    # the latest is the refused one; the earlier result is still there by id
+    latest = h.data_of(DIAG, {"id": None, "modelId": alpha}, who=alice)["diagnostics"]
+    assert latest["id"] == bad["id"] and latest["status"] == "failed"
+    assert (
+        h.data_of(DIAG, {"id": created["id"], "modelId": alpha}, who=alice)["diagnostics"] == result
+    )
+    assert not list(h.tournament.store.keys("uploads/numerai/diagnostics/"))  # both dropped
+
+
+DIAG_MORE = """query($modelId: String!) { diagnostics(modelId: $modelId) {
+  validationFeatureCorrMax validationCorrMean
+  perEraDiagnostics { era validationCorr validationFeatureCorrMax }
+  byRegime { regime eras validationCorrMean validationFncV4Mean validationFeatureCorrMax } } }"""
+
+
+def test_diagnostics_feature_exposure_and_regimes(h: GraphQLHarness, alice: Participant) -> None:
+    """Each era's maximum feature exposure (numerai-tools' max_feature_correlation), their
+    mean (Numerai's validationFeatureCorrMax) and the means per published regime label."""
+    import numerai_tools.scoring as nt
+
+    assert isinstance(h.data, ValidatingRoundData)
+    validation = h.data.validation()
+    values = skilled(h.data.validation_signal(), 1.0, seed=6)
+    alpha = str(alice.models["alpha"])
+    auth = h.data_of(
+        DIAG_AUTH, {"filename": "val.csv", "tournament": 8, "modelId": alpha}, who=alice
+    )["diagnosticsUploadAuth"]
+    h.client.put(auth["url"], content=predictions_csv(list(validation.index), values))
+    h.data_of(
         DIAG_CREATE, {"filename": auth["filename"], "tournament": 8, "modelId": alpha}, who=alice
     )
-    assert refused.startswith("invalid_submission")
+    assert h.run_jobs() == 1
+    result = h.data_of(DIAG_MORE, {"modelId": alpha}, who=alice)["diagnostics"]
+    preds = pd.Series(values, index=validation.index)
+    features = [c for c in validation.columns if c.startswith("feature_")]
+    exposures, corr = {}, {}
+    for era, rows in validation.groupby("era"):
+        rows = rows.sort_index()  # numerai-tools wants ids sorted
+        _, exposures[era] = nt.max_feature_correlation(preds[rows.index], rows[features])
+        p = preds[rows.index].to_frame("p")
+        corr[era] = nt.numerai_corr(p, rows["target"])["p"]
+    per_era = {e["era"]: e for e in result["perEraDiagnostics"]}
+    for era, value in exposures.items():
+        assert per_era[era]["validationFeatureCorrMax"] == pytest.approx(value, abs=1e-9)
+    mean_exposure = sum(exposures.values()) / len(exposures)
+    assert result["validationFeatureCorrMax"] == pytest.approx(mean_exposure, abs=1e-9)
+    regimes = {r["regime"]: r for r in result["byRegime"]}
+    assert sorted(regimes) == ["down_volatile", "up_calm"]
+    for regime in regimes:
+        eras = [e for e, label in h.data.regimes.items() if label == regime]
+        assert regimes[regime]["eras"] == len(eras)
+        expected = sum(corr[e] for e in eras) / len(eras)
+        assert regimes[regime]["validationCorrMean"] == pytest.approx(expected, abs=1e-9)
+        want = sum(exposures[e] for e in eras) / len(eras)
+        assert regimes[regime]["validationFeatureCorrMax"] == pytest.approx(want, abs=1e-9)

@@ -21,6 +21,7 @@ from tests.server.graphql_support import (
     Participant,
     ValidatingRoundData,
     add_participant,
+    await_diagnostics,
     build_tournament,
     settings_for,
     skilled,
@@ -42,10 +43,15 @@ class LiveServer:
         self.tournament.tick()
         self.server = ServerThread()
         self.url = self.server.url
-        self.app = create_app(self.tournament, settings_for(home, self.url), background=False)
+        self.app = create_app(
+            self.tournament,
+            settings_for(home, self.url, webhook_allow_private=True),
+            background=False,
+            jobs=True,  # diagnostics run in the background, as in `crowdalpha serve`
+        )
 
     def __enter__(self) -> LiveServer:
-        self.server.start(self.app, http="h11")
+        self.server.start(self.app, http="h11", lifespan="on")
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -128,8 +134,9 @@ def test_a_participant_uses_numerapi_unchanged(live: LiveServer, tmp_path: Path)
     val_frame = pd.DataFrame(
         {"id": validation.index, "prediction": skilled(live.data.validation_signal(), 1.0, 9)}
     )
+    # queued at once, scored by the server's job runner; numerapi polls the status
     diagnostics_id = napi.upload_diagnostics(df=val_frame, model_id=models["alpha"])
-    report = napi.diagnostics(models["alpha"], diagnostics_id)
+    report = await_diagnostics(napi, models["alpha"], diagnostics_id)
     assert report["status"] == "succeeded" and report["erasAcceptedCount"] == 3
     assert len(report["perEraDiagnostics"]) == 3 and report["validationCorrMean"] > 0
 

@@ -97,6 +97,7 @@ def test_a_round_through_the_rest_api(served: Served) -> None:
     assert [r["round_number"] for r in resolved] == [number]
     scores = c.get(f"/v1/models/{m}/scores", headers=alice.headers).json()
     assert len(scores) == 1 and scores[0]["final"] and scores[0]["corr"] is not None
+    assert scores[0]["mpc"] == served.tournament.scores(model_id=m)[0].mpc is not None
     payouts = c.get(f"/v1/models/{m}/payouts", params={"round": number}, headers=alice.headers)
     assert payouts.json()[0]["stake_at_risk"] == "100"
     stake_after = c.get(f"/v1/models/{m}/stake", headers=alice.headers).json()

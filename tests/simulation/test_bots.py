@@ -22,8 +22,9 @@ def _view(data: SyntheticRoundData, number: int, *, validation: bool = False) ->
 
 def test_every_kind_makes_valid_submissions() -> None:
     data = SyntheticRoundData(seed=1, rows=200)
-    bots = make_bots([(kind, 2) for kind in BOT_KINDS], seed=1)
-    assert {b.kind for b in bots} == set(BOT_KINDS)
+    kinds = [k for k in BOT_KINDS if k != "trained"]  # trained bots: test_trained.py
+    bots = make_bots([(kind, 2) for kind in kinds], seed=1)
+    assert {b.kind for b in bots} == set(kinds)
     made: dict[str, pd.Series] = {}
     for bot in bots:
         for name, preds in bot.predict(_view(data, 5), made).items():
@@ -51,7 +52,7 @@ def test_copies_copy_and_bots_are_deterministic() -> None:
 
 
 def test_overfit_shines_on_validation_and_has_nothing_live() -> None:
-    data = SyntheticRoundData(seed=3, rows=500)
+    data = SyntheticRoundData(seed=3, rows=2000)
     (bot,) = make_bots([("overfit", 1)], seed=3)
     val_corr, live_corr = [], []
     for number in range(1, 7):
@@ -61,6 +62,8 @@ def test_overfit_shines_on_validation_and_has_nothing_live() -> None:
         live = bot.predict(_view(data, number), {})["overfit_01"]
         val_corr.append(float(numerai_corr(val.to_frame(), targets).iloc[0]))
         live_corr.append(float(numerai_corr(live.to_frame(), targets).iloc[0]))
+    # seeds 1-6: validation 0.42-0.45, live -0.010-0.011 (spread 0.007); on 500 rows the
+    # live mean reached 0.029 on seed 3, too near the bound
     assert np.mean(val_corr) > 0.2
     assert abs(np.mean(live_corr)) < 0.05
 

@@ -19,11 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdalpha import errors
+from crowdalpha.submissions import checks as checks_module
 from crowdalpha.submissions import load_and_validate, read_submission, validate_submission
+from crowdalpha.submissions import read as read_module
 from crowdalpha.submissions import validate as validate_module
 
 pytestmark = pytest.mark.skipif(
-    not validate_module._FAST_CSV, reason="the pyarrow fast path needs pandas >= 3"
+    not read_module._FAST_CSV, reason="the pyarrow fast path needs pandas >= 3"
 )
 
 LIVE = [f"n{i:012x}" for i in range(0, 40 * 977, 977)]
@@ -33,7 +35,7 @@ LIVE = [f"n{i:012x}" for i in range(0, 40 * 977, 977)]
 def general_paths() -> Iterator[None]:
     """Turn both fast paths off."""
     with (
-        mock.patch.object(validate_module, "_read_csv_fast", return_value=None),
+        mock.patch.object(read_module, "_read_csv_fast", return_value=None),
         mock.patch.object(validate_module, "_in_live_order", return_value=False),
     ):
         yield
@@ -226,18 +228,18 @@ def test_fast_load_and_validate_matches_the_general_paths(raw: bytes) -> None:
 def test_float_text_parses_bit_for_bit(values: list[float]) -> None:
     rows = [(f"n{i}", text) for i, v in enumerate(values) for text in (repr(v), f"{v:.6f}")]
     raw = csv(rows)
-    fast = validate_module._read_csv_fast(raw)
+    fast = read_module._read_csv_fast(raw)
     assert fast is not None
-    assert_same_frame(fast, validate_module._read_csv_pandas(raw, "p.csv"))
+    assert_same_frame(fast, read_module._read_csv_pandas(raw, "p.csv"))
 
 
 def test_a_typical_file_takes_the_fast_path() -> None:
     for raw in (typical(), typical().replace(b"\n", b"\r\n"), b"\xef\xbb\xbf" + typical()):
-        assert validate_module._read_csv(raw, "p.csv") is not None
+        assert read_module._read_csv(raw, "p.csv") is not None
         body = raw.removeprefix(b"\xef\xbb\xbf")
-        fast = validate_module._read_csv_fast(body)
+        fast = read_module._read_csv_fast(body)
         assert fast is not None
-        assert_same_frame(fast, validate_module._read_csv_pandas(body, "p.csv"))
+        assert_same_frame(fast, read_module._read_csv_pandas(body, "p.csv"))
 
 
 def test_a_file_larger_than_one_pyarrow_block_reads_the_same() -> None:
@@ -245,10 +247,10 @@ def test_a_file_larger_than_one_pyarrow_block_reads_the_same() -> None:
     rows = [(f"n{i:015x}", repr(float(v))) for i, v in enumerate(rng.random(60_000))]
     raw = csv(rows)
     assert len(raw) > 2 << 20
-    fast = validate_module._read_csv_fast(raw)
+    fast = read_module._read_csv_fast(raw)
     assert fast is not None
     assert fast["id"].array.__arrow_array__().num_chunks > 1
-    assert_same_frame(fast, validate_module._read_csv_pandas(raw, "p.csv"))
+    assert_same_frame(fast, read_module._read_csv_pandas(raw, "p.csv"))
 
 
 @pytest.mark.parametrize(
@@ -268,7 +270,7 @@ def test_a_file_larger_than_one_pyarrow_block_reads_the_same() -> None:
     ],
 )
 def test_irregular_files_are_left_to_pandas(raw: bytes) -> None:
-    assert validate_module._read_csv_fast(raw) is None
+    assert read_module._read_csv_fast(raw) is None
     fast = outcome(lambda: read_submission(raw, filename="p.csv"))
     with general_paths():
         slow = outcome(lambda: read_submission(raw, filename="p.csv"))
@@ -281,7 +283,7 @@ def test_irregular_files_are_left_to_pandas(raw: bytes) -> None:
 def frame_for(order: list[str], values: np.ndarray[Any, Any] | None = None) -> pd.DataFrame:
     if values is None:
         values = np.linspace(0.0, 1.0, len(order))
-    return validate_module._read_csv_pandas(
+    return read_module._read_csv_pandas(
         csv([(i, repr(float(v))) for i, v in zip(order, values, strict=True)]), "p.csv"
     )
 
@@ -300,8 +302,8 @@ LIVE_INDEX = pd.Index(LIVE, name="id").astype(str)
 @pytest.mark.parametrize("live", [LIVE, LIVE_INDEX, pd.Series(LIVE)])
 def test_ids_in_live_order_take_the_fast_path(live: object) -> None:
     frame = frame_for(LIVE)
-    live_index = validate_module._live_index(live, "id")  # type: ignore[arg-type]
-    assert validate_module._in_live_order(frame["id"], live_index)
+    live_index = checks_module.live_index(live, "id")  # type: ignore[arg-type]
+    assert checks_module.in_live_order(frame["id"], live_index)
     kind, result = both(frame, live)
     assert kind == "ok" and result.unknown_ids == 0 and result.rows == len(LIVE)
     assert list(result.predictions.index) == LIVE
@@ -330,7 +332,7 @@ def test_the_fast_path_neither_aliases_nor_renames_its_inputs() -> None:
 )
 def test_other_id_orders_agree_with_the_general_path(order: list[str]) -> None:
     frame = frame_for(order)
-    assert not validate_module._in_live_order(frame["id"], LIVE_INDEX)
+    assert not checks_module.in_live_order(frame["id"], LIVE_INDEX)
     both(frame, LIVE_INDEX)
 
 
@@ -350,12 +352,10 @@ def test_in_order_values_are_checked_as_before() -> None:
 
 def test_in_order_signals_still_need_enough_tickers() -> None:
     tickers = [f"T{i:03d} US" for i in range(30)]
-    frame = validate_module._read_csv_pandas(
+    frame = read_module._read_csv_pandas(
         csv([(t, f"{i / 30:.6f}") for i, t in enumerate(tickers)], "ticker,signal"), "s.csv"
     )
-    assert validate_module._in_live_order(
-        frame["ticker"], validate_module._live_index(tickers, "ticker")
-    )
+    assert checks_module.in_live_order(frame["ticker"], checks_module.live_index(tickers, "ticker"))
     kind, err = both(frame, tickers, tournament="signals")
     assert kind == "error" and err[3]["reason"] == "not_enough_tickers"
     kind, result = both(frame, tickers, tournament="signals", min_tickers=30)

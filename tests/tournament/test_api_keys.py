@@ -70,5 +70,5 @@ def test_closing_a_tournament_returns_every_connection(tournament: Tournament) -
     with tournament as t:
         assert t.authenticate(key.public_id, secret).account.id == account.id  # read engine
         assert t.create_model(account.id, "olga_1").account_id == account.id  # the main engine
-    pools = [tournament.engine.pool, tournament._read_engine.pool]
+    pools = [tournament.engine.pool, tournament.uow.read_engine.pool]
     assert all(pool.checkedin() == 0 and pool.checkedout() == 0 for pool in pools)

@@ -37,6 +37,19 @@ def test_schedule_arithmetic() -> None:
         Schedule(period=timedelta(0))
 
 
+def test_round_numbers_count_from_the_competition_s_start() -> None:
+    s = Schedule()
+    started = s.numbered_from(47)  # round 1 is the calendar's slot 48
+    assert started.opens(1) == s.opens(48) and started.closes(2) == s.closes(49)
+    assert started.latest_due(s.opens(48)) == 1 and s.numbered_from(0) is s
+    # a competition starting now opens the slot due now as its round 1 …
+    assert s.first_slot(s.opens(48) + timedelta(days=3)) == 48
+    assert s.first_slot(s.anchor - timedelta(seconds=1)) is None  # … none is due yet
+    short = Schedule(window=timedelta(days=1))  # the due slot closed: wait for the next
+    assert short.first_slot(short.opens(5) + timedelta(days=2)) is None
+    assert short.first_slot(short.opens(6)) == 6
+
+
 def test_several_rounds_in_flight_and_each_resolves_on_its_own_date(
     tournament: Tournament, clock: ManualClock, data: SyntheticRoundData
 ) -> None:

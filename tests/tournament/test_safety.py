@@ -22,8 +22,8 @@ from crowdalpha.errors import (
     SubmissionValuesError,
 )
 from crowdalpha.ledger import nmr
-from crowdalpha.tournament import ManualClock, SyntheticRoundData, Tournament
-from crowdalpha.tournament import service as service_module
+from crowdalpha.tournament import ManualClock, SyntheticRoundData, Tournament, settlement
+from crowdalpha.tournament.unit_of_work import UnitOfWork
 
 WEEK = timedelta(days=7)
 
@@ -60,10 +60,10 @@ def test_a_crash_in_the_middle_of_resolution_leaves_no_trace(
     models = _staked_round(t, clock, data)
     before = (t.supply(), [t.stake_info(m) for m in models], t.round(1))
 
-    def crash(self: Tournament, session: object, number: int) -> int:
+    def crash(*args: object) -> int:
         raise Boom("power cut after payouts and burns were posted")
 
-    monkeypatch.setattr(service_module.Tournament, "_release", crash)
+    monkeypatch.setattr(settlement, "release", crash)
     with pytest.raises(Boom):
         t.tick()
     # payouts and burns had been posted inside the transaction: all rolled back
@@ -85,16 +85,18 @@ def test_a_crash_while_opening_a_round_is_completed_by_the_retry(
 ) -> None:
     t = tournament
     clock.advance(timedelta(hours=1))
-    real = service_module.Tournament._run
+    real = UnitOfWork.run
     calls = {"n": 0}
 
-    def flaky(self: Tournament, op):  # type: ignore[no-untyped-def]
+    def flaky(self: UnitOfWork, op):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 1:  # the transaction that inserts the round row (reads use _read)
+        # the first write: the competition's start (its numbering), stored with round 1's
+        # opening; the second: the round row, after the dataset files were written
+        if calls["n"] == 2:
             raise Boom("crash after the dataset files were written")
         return real(self, op)
 
-    monkeypatch.setattr(service_module.Tournament, "_run", flaky)
+    monkeypatch.setattr(UnitOfWork, "run", flaky)
     with pytest.raises(Boom):
         t.tick()
     monkeypatch.undo()

@@ -11,6 +11,7 @@ dashboard. A screenshot of each page goes to a temporary folder, or to
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,8 +23,8 @@ from tests.conftest import fresh_engine
 from tests.live_server import ServerThread
 from tests.web.site import Site, build_site
 
-from crowdalpha.ledger import format_nmr
 from crowdalpha.tournament import Tournament
+from crowdalpha.units import display_nmr, format_nmr, to_base_units
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -140,6 +141,14 @@ def sign_in(page: Any, live: LiveSite, who: str, then: str = "/account") -> None
     page.wait_for_url(f"**{then}")
 
 
+def assert_amount(element: Any, units: int, suffix: str = "") -> None:
+    """The element shows the amount rounded to read, and holds it exactly (tooltip, value)."""
+    assert element.inner_text() == f"{display_nmr(units)}{suffix}"
+    data = element.locator("data.nmr")
+    assert data.get_attribute("value") == format_nmr(units)
+    assert data.get_attribute("title") == f"{format_nmr(units)} NMR"
+
+
 def cell_texts(page: Any, selector: str) -> list[str]:
     return [t.strip() for t in page.locator(selector).all_inner_texts()]
 
@@ -156,7 +165,7 @@ def test_the_public_pages_show_the_tournaments_numbers(
     ]
     for row in board:
         tr = page.locator(f'#leaderboard tr[data-model="{row.model_name}"]')
-        assert tr.locator(".stake").inner_text() == format_nmr(row.stake)
+        assert_amount(tr.locator(".stake"), row.stake)
         assert tr.locator(".reputation").inner_text() == f"{row.reputation:.4f}"
     leaderboard_png = shoot(page, shots, "leaderboard")
     if os.environ.get("CROWDALPHA_SCREENSHOTS") or not DOCS_SCREENSHOT.exists():
@@ -174,8 +183,10 @@ def test_the_public_pages_show_the_tournaments_numbers(
     for info in t.rounds():
         tr = page.locator(f'#rounds tr[data-round="{info.number}"]')
         assert tr.locator(".submissions").inner_text() == str(info.submissions)
-        expected_risk = "—" if info.total_at_risk is None else format_nmr(info.total_at_risk)
-        assert tr.locator(".at-risk").inner_text() == expected_risk
+        if info.total_at_risk is None:
+            assert tr.locator(".at-risk").inner_text() == "—"
+        else:
+            assert_amount(tr.locator(".at-risk"), info.total_at_risk)
         assert tr.locator(".factor").inner_text() == (info.payout_factor or "—")
         assert tr.locator(".state").inner_text() == info.state
     shoot(page, shots, "rounds")
@@ -186,7 +197,7 @@ def test_the_public_pages_show_the_tournaments_numbers(
     info = t.round(first)
     assert info.total_at_risk is not None and info.payout_factor is not None
     assert page.inner_text("#submissions") == str(info.submissions) == "3"
-    assert page.inner_text("#at-risk") == f"{format_nmr(info.total_at_risk)} NMR"
+    assert_amount(page.locator("#at-risk"), info.total_at_risk, " NMR")
     assert page.inner_text("#payout-factor") == info.payout_factor
     assert page.locator("#results tbody tr").count() == len(t.scores(round_number=first))
     shoot(page, shots, "round")
@@ -195,21 +206,55 @@ def test_the_public_pages_show_the_tournaments_numbers(
     model_id = live.site.models["alice_alpha"]
     page.wait_for_url(f"**/models/{model_id}")
     stake = t.stake_info(model_id)
-    assert page.inner_text("#stake") == f"{format_nmr(stake.stake)} NMR"
-    assert page.inner_text("#pending") == f"{format_nmr(stake.pending)} NMR" == "10 NMR"
+    assert_amount(page.locator("#stake"), stake.stake, " NMR")
+    assert_amount(page.locator("#pending"), stake.pending, " NMR")
+    assert page.inner_text("#pending") == "10.00 NMR"
     total = sum(p.amount for p in t.payouts(model_id=model_id))
-    assert page.inner_text("#total-payout") == f"{format_nmr(total)} NMR"
+    assert_amount(page.locator("#total-payout"), total, " NMR")
     for score in t.scores(model_id=model_id):
         tr = page.locator(f'#model-rounds tr[data-round="{score.round_number}"]')
         assert tr.locator(".corr").inner_text() == f"{score.corr:.4f}"
         assert tr.locator(".mmc").inner_text() == f"{score.mmc:.4f}"
         assert tr.locator(".fnc").inner_text() == f"{score.fnc:.4f}"
     charts = page.locator("svg.chart")
-    assert charts.count() == 3
+    # scores, payouts, stake; cumulative score, drawdown, corr w/ meta model and exposure
+    assert charts.count() == 6
     assert page.locator("svg.chart").nth(0).locator("circle").count() == 3 * len(
         t.scores(model_id=model_id)
     )
     assert charts.nth(0).bounding_box()["width"] > 300  # rendered, not collapsed
+    # consistency: the cumulative CORR, MMC and FNC of each resolved round, and the summary
+    finals = sorted(
+        (s for s in t.scores(model_id=model_id) if s.final), key=lambda s: s.round_number
+    )
+    assert charts.nth(3).locator("circle").count() == 3 * len(finals)
+    corr = [s.corr or 0.0 for s in finals]
+    mean = sum(corr) / len(corr)
+    cells = page.locator('#consistency tr[data-metric="corr"] td')
+    assert cells.nth(0).inner_text() == f"{mean:.4f}"
+    share = sum(c > 0 for c in corr) / len(corr)
+    assert cells.nth(4).inner_text() == f"{100 * share:.0f}%"
+    # each round's correlation with its meta model and maximum feature exposure, as stored
+    for score in t.scores(model_id=model_id):
+        tr = page.locator(f'#model-rounds tr[data-round="{score.round_number}"]')
+        assert tr.locator(".corr-meta").inner_text() == f"{score.get('corr_meta'):.4f}"
+        exposure = score.get("feature_exposure")
+        assert exposure is not None and 0 < exposure < 1
+        assert tr.locator(".feature-exposure").inner_text() == f"{exposure:.4f}"
+    assert charts.nth(5).locator("circle").count() == 2 * len(finals)
+    exposures = [s.get("feature_exposure") or 0.0 for s in finals]
+    cells = page.locator('#consistency tr[data-metric="feature_exposure"] td')
+    assert cells.nth(0).inner_text() == f"{sum(exposures) / len(exposures):.4f}"
+    # the means by market regime: the rounds' labels from the data source
+    regimes: dict[str, list[float]] = {}
+    for s in finals:
+        regimes.setdefault(live.site.data.regime(s.round_number), []).append(s.corr or 0.0)
+    rows = page.locator("#regimes tbody tr")
+    assert rows.count() == len(regimes)
+    for regime, values in regimes.items():
+        tr = page.locator(f'#regimes tr[data-regime="{regime}"]')
+        assert tr.locator("td.rounds").inner_text() == str(len(values))
+        assert tr.locator("td").nth(1).inner_text() == f"{sum(values) / len(values):.4f}"
     shoot(page, shots, "model")
 
 
@@ -223,10 +268,10 @@ def test_a_participant_signs_in_creates_and_revokes_keys(
     shoot(page, shots, "signin")
     sign_in(page, live, "alice")
     assert page.inner_text("header .username") == "alice"
-    assert page.inner_text("#wallet-balance") == f"{format_nmr(t.wallet_balance(alice))} NMR"
+    assert_amount(page.locator("#wallet-balance"), t.wallet_balance(alice), " NMR")
     models = t.models(alice)
     staked = sum(t.stake_info(m.id).stake for m in models)
-    assert page.inner_text("#staked") == f"{format_nmr(staked)} NMR"
+    assert_amount(page.locator("#staked"), staked, " NMR")
     payouts = [p for m in models for p in t.payouts(model_id=m.id)]
     assert page.locator("#payouts tbody tr").count() == len(payouts) == 6
     assert page.locator("#releases tbody tr").count() == 1
@@ -268,9 +313,9 @@ def test_the_operator_reads_the_dashboard(page: Any, live: LiveSite, shots: Path
     check = t.check_ledger()
     assert check.ok and page.inner_text("#ledger-check").startswith("OK")
     supply = t.supply()
-    assert page.inner_text("#minted") == f"{format_nmr(supply.minted)} NMR"
-    assert page.inner_text("#burned") == f"{format_nmr(supply.burned)} NMR"
-    assert page.inner_text("#circulating") == f"{format_nmr(supply.circulating)} NMR"
+    assert_amount(page.locator("#minted"), supply.minted, " NMR")
+    assert_amount(page.locator("#burned"), supply.burned, " NMR")
+    assert_amount(page.locator("#circulating"), supply.circulating, " NMR")
     assert page.locator("#submissions tbody tr").count() == len(t.submissions())
     rows = page.locator("#meta tbody tr")
     assert rows.count() == len(live.site.resolved)
@@ -281,8 +326,52 @@ def test_the_operator_reads_the_dashboard(page: Any, live: LiveSite, shots: Path
 
     page.goto("/rounds/9999")
     assert page.inner_text("h1") == "Not found"
-    assert "there is no round 9999" in page.inner_text("section.error")
+    assert "there is no Classic round 9999" in page.inner_text("section.error")
     shoot(page, shots, "error-404")
     page.click("header .who button")  # sign out
     page.wait_for_url(f"{live.url}/")
     assert page.locator("header .who").inner_text().strip() == "Sign in"
+
+
+READABLE_AMOUNT = re.compile(r"-?\d{1,3}(,\d{3})*\.\d{2,6}|<0\.000001|>-0\.000001")
+
+
+def check_amounts_read_well(page: Any, width: int) -> int:
+    """Every amount on the page: at most six decimals, on one line, within the screen's
+    width, with its exact value a hover away. Returns how many there are."""
+    amounts = page.locator("data.nmr").all()
+    for data in amounts:
+        text = data.inner_text()
+        assert READABLE_AMOUNT.fullmatch(text), text
+        exact = data.get_attribute("value")
+        assert data.get_attribute("title") == f"{exact} NMR"
+        assert display_nmr(to_base_units(exact, allow_negative=True)) == text
+        box = data.bounding_box()
+        # one line of text is about 21 px high here (.92rem × 1.45); two would be 40+
+        assert box is not None and box["height"] < 30, (text, box)
+        # on the screen, or in a table that fits it and scrolls sideways (on a phone)
+        table = data.locator("xpath=ancestor::table[1]")
+        frame = table.bounding_box() if table.count() else box
+        assert frame is not None and frame["x"] >= 0, (text, frame)
+        assert frame["x"] + frame["width"] <= width, (text, frame)
+    return len(amounts)
+
+
+@pytest.mark.parametrize("width", [1200, 390])  # a laptop and a phone
+def test_amounts_read_well_on_the_leaderboard_and_the_account_page(
+    browser: Any, live: LiveSite, shots: Path, width: int
+) -> None:
+    context = browser.new_context(
+        base_url=live.url, java_script_enabled=False, viewport={"width": width, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto("/?by=stake")
+        assert check_amounts_read_well(page, width) >= len(live.site.tournament.leaderboard())
+        shoot(page, shots, f"amounts-leaderboard-{width}")
+        sign_in(page, live, "bob")
+        assert check_amounts_read_well(page, width) >= 5  # wallet, stakes, payouts
+        shoot(page, shots, f"amounts-account-{width}")
+    finally:
+        context.close()

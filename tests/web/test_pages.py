@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import re
+from decimal import Decimal
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 from tests.web.site import Site
 
 from crowdalpha.errors import AuthenticationError
-from crowdalpha.ledger import format_nmr
+from crowdalpha.units import display_nmr, format_nmr, to_base_units
 from crowdalpha.web import pages as web_pages
 from crowdalpha.web.charts import Series, line_chart
 from crowdalpha.web.session import CSRF_COOKIE, SESSION_COOKIE
@@ -42,6 +44,22 @@ def replace_cookie(client: TestClient, name: str, value: str) -> None:
     client.cookies.set(name, value)
 
 
+def amount(units: int) -> str:
+    """How the pages write an amount: rounded to read, exact in the value and the tooltip."""
+    exact = format_nmr(units)
+    return f'<data class="nmr" value="{exact}" title="{exact} NMR">{display_nmr(units)}</data>'
+
+
+#: A number with more than six decimals in a page's visible text (an amount shown raw).
+LONG_DECIMALS = re.compile(r"\d\.\d{7,}")
+
+
+def visible_text(html: str) -> str:
+    """The page's text as a person sees it: no tags, attributes or SVG titles."""
+    body = re.sub(r"<svg.*?</svg>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", body)
+
+
 def is_page(response_text: str) -> bool:
     return '<header class="site">' in response_text and "</html>" in response_text
 
@@ -65,17 +83,31 @@ def test_every_public_page_renders_for_visitors(client: TestClient, site: Site) 
     positions = [board.index(f'data-model="{n}"') for n in names]
     assert positions == sorted(positions)
     for row in t.leaderboard(by="stake"):
-        assert f">{format_nmr(row.stake)}<" in board
+        assert f'<td class="num stake">{amount(row.stake)}</td>' in board
     info = t.round(site.resolved[0])
     page = client.get(f"/rounds/{info.number}").text
     assert info.total_at_risk is not None and info.payout_factor is not None
-    assert f'id="at-risk">{format_nmr(info.total_at_risk)} NMR<' in page
-    assert f'id="payout-factor">{info.payout_factor}<' in page
+    assert f'id="at-risk">{amount(info.total_at_risk)} NMR<' in page
+    factor = info.payout_factor
+    assert (
+        f'id="payout-factor"><data class="factor-value" value="{factor}" title="{factor}">' in page
+    )
     assert f'id="submissions">{info.submissions}<' in page
     model = client.get(f"/models/{site.models['bob_gamma']}").text
-    assert model.count('<svg class="chart"') == 3
+    # scores, cumulative payout, stake; cumulative score, drawdown, meta model and exposure
+    assert model.count('<svg class="chart"') == 6
     for score in t.scores(model_id=site.models["bob_gamma"]):
         assert f'class="num corr">{score.corr:.4f}<' in model
+        if score.final:  # each resolved round's contribution to the meta portfolio
+            assert score.mpc is not None and f'class="num mpc">{score.mpc:.4f}<' in model
+
+
+def test_a_long_payout_factor_is_rounded_to_read_and_kept_exact() -> None:
+    exact = str(Decimal(72_000) / Decimal("80000.000000000000000123"))
+    assert len(exact) > 20
+    shown = str(web_pages._factor(exact))
+    assert shown == f'<data class="factor-value" value="{exact}" title="{exact}">0.9000</data>'
+    assert str(web_pages._factor(None)) == str(web_pages._factor("")) == "—"
 
 
 def test_the_leaderboard_is_paged(
@@ -113,7 +145,7 @@ def test_the_account_and_dashboard_need_a_sign_in(client: TestClient, site: Site
     account = client.get("/account")
     assert account.status_code == 200 and account.headers["cache-control"] == "no-store"
     balance = site.tournament.wallet_balance(site.accounts["alice"])
-    assert f'id="wallet-balance">{format_nmr(balance)} NMR<' in account.text
+    assert f'id="wallet-balance">{amount(balance)} NMR<' in account.text
     assert 'id="releases"' in account.text  # alice_alpha's pending release
     denied = client.get("/operator")
     assert denied.status_code == 403 and is_page(denied.text)
@@ -125,12 +157,43 @@ def test_the_operator_sees_the_dashboard(client: TestClient, site: Site) -> None
     page = client.get("/operator")
     assert page.status_code == 200
     supply = site.tournament.supply()
-    assert f'id="minted">{format_nmr(supply.minted)} NMR<' in page.text
+    assert f'id="minted">{amount(supply.minted)} NMR<' in page.text
     assert "OK: every entry balances" in page.text
     assert page.text.count("data-submission=") == len(site.tournament.submissions())
     assert page.text.count('class="num meta-corr">0.') + page.text.count(
         'class="num meta-corr">-0.'
     ) == len(site.resolved)
+
+
+def test_every_amount_reads_well_and_stays_exact(client: TestClient, site: Site) -> None:
+    """On every page an amount shows at most six decimals (two from one NMR up) and carries
+    its exact value, to the base unit, in its ``value`` and tooltip."""
+    t = site.tournament
+    public = ["/", "/?by=stake", "/rounds"]
+    public += [f"/rounds/{r.number}" for r in t.rounds()]
+    public += [f"/models/{m}" for m in site.models.values()]
+    pages = {path: client.get(path).text for path in public}
+    sign_in(client, site, "alice")
+    pages["/account"] = client.get("/account").text
+    sign_in(client, site, "operator", then="/operator")
+    pages["/operator"] = client.get("/operator").text
+    exact_values: set[str] = set()
+    for path, html in pages.items():
+        assert is_page(html), path
+        assert not LONG_DECIMALS.search(visible_text(html)), path
+        found = re.findall(r'<data class="nmr" value="([^"]*)" title="([^"]*)">([^<]*)<', html)
+        assert found or path == f"/rounds/{site.open}", path  # the open round has none yet
+        for exact, title, shown in found:
+            assert title == f"{exact} NMR", path
+            units = to_base_units(exact, allow_negative=True)
+            assert format_nmr(units) == exact and display_nmr(units) == shown, path
+            exact_values.add(exact)
+    # the check has teeth: the site holds amounts that need more than six decimals
+    assert any(len(v.partition(".")[2]) > 6 for v in exact_values), exact_values
+    account = pages["/account"]
+    staked = sum(t.stake_info(m.id).stake for m in t.models(site.accounts["alice"]))
+    assert f'id="staked">{amount(staked)} NMR<' in account
+    assert len(format_nmr(staked).partition(".")[2]) > 6  # shown rounded: 2 decimals
 
 
 def test_the_session_cookie_is_signed_httponly_strict_and_holds_no_secret(
@@ -293,3 +356,57 @@ def test_charts_escape_their_text_and_say_when_empty() -> None:
     assert chart.count("<circle") == 2
     empty = line_chart("Nothing", [Series("a", [])])
     assert "nothing to show yet" in empty and "<polyline" not in empty
+
+
+def test_the_operator_sees_the_fund_and_its_report(client: TestClient, site: Site) -> None:
+    """The fund page shows the fund folder's files (equity, figures, today's book) and
+    serves the full report — to operators only."""
+    from crowdalpha.fund import BacktestOptions, FundConfig, bot_predictions, run_backtest
+    from crowdalpha.fund import write_report as write_fund_report
+    from crowdalpha.market import MarketConfig, simulate_market
+
+    for path in ("/operator/fund", "/operator/fund/report"):
+        assert client.get(path, follow_redirects=False).status_code == 303  # sign in first
+    sign_in(client, site, "alice")
+    assert client.get("/operator/fund").status_code == 403
+    assert client.get("/operator/fund/report").status_code == 403
+    client.cookies.clear()
+    sign_in(client, site, "operator", then="/operator/fund")
+    empty = client.get("/operator/fund")
+    assert empty.status_code == 200 and 'id="no-fund"' in empty.text
+    assert client.get("/operator/fund/report").status_code == 404
+    assert "No fund backtest yet" in client.get("/operator").text
+
+    market = simulate_market(MarketConfig(n_stocks=120, n_days=420, seed=5))
+    signals, stakes = bot_predictions(market, seed=5)
+    result = run_backtest(
+        market.prices,
+        signals,
+        stakes=stakes,
+        config=FundConfig(aum=5e6),
+        options=BacktestOptions(placebo_seeds=1, oracle=False, bootstrap_samples=200),
+    )
+    folder = site.app.state.context.settings.resolved_fund_dir
+    paths = write_fund_report(result, folder)
+
+    page = client.get("/operator/fund")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    net = result.metrics["fund"]["net_daily"]
+    assert f'id="net-sharpe">{net["sharpe"]:.2f} [' in page.text
+    assert page.text.count('<svg class="chart"') == 1
+    book = pd.read_csv(paths["book"])
+    longs = book[book["weight"] > 0].head(15)
+    shown = re.findall(r'<td class="ticker">([^<]+)</td><td class="num weight">([^<]+)<', page.text)
+    assert shown[: len(longs)] == [
+        (str(t), f"{100 * w:.3f}") for t, w in zip(longs["ticker"], longs["weight"], strict=True)
+    ]
+    assert len(shown) == len(longs) + len(book[book["weight"] < 0].head(15))
+    for row in result.metrics["contributions"]:
+        assert f'data-model="{row["model"]}"' in page.text
+    assert 'href="/operator/fund/report"' in client.get("/operator").text
+
+    report = client.get("/operator/fund/report")
+    assert report.status_code == 200
+    assert report.text == paths["report"].read_text(encoding="utf-8")
+    csp = report.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script" not in csp

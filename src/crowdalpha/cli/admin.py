@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from crowdalpha.cli import tables
 from crowdalpha.settings import Settings
 
 db_app = typer.Typer(help="The tournament database.", no_args_is_help=True)
@@ -46,7 +46,7 @@ def db_upgrade(database_url: DatabaseOption = None) -> None:
 def ledger_check(database_url: DatabaseOption = None) -> None:
     """Recompute every balance and the supply from the postings; exit 1 on any problem."""
     from crowdalpha.db import session_factory
-    from crowdalpha.ledger import check_ledger, format_nmr
+    from crowdalpha.ledger import check_ledger
 
     engine = _settings(database_url).engine(migrate=False)
     try:
@@ -54,12 +54,19 @@ def ledger_check(database_url: DatabaseOption = None) -> None:
             report = check_ledger(session)
     finally:
         engine.dispose()
-    table = Table(title="NMR supply", show_header=False)
-    table.add_row("minted", format_nmr(report.supply.minted))
-    table.add_row("burned", format_nmr(report.supply.burned))
-    table.add_row("net deposits", format_nmr(report.supply.net_deposits))
-    table.add_row("circulating", format_nmr(report.supply.circulating))
-    console.print(table)
+    # an audit: the exact base units beside the amount rounded to read
+    table = tables.table(
+        tables.fixed(""), tables.number("NMR"), tables.number("base units"), title="NMR supply"
+    )
+    supply = report.supply
+    for label, units in (
+        ("minted", supply.minted),
+        ("burned", supply.burned),
+        ("net deposits", supply.net_deposits),
+        ("circulating", supply.circulating),
+    ):
+        table.add_row(label, tables.amount(units), str(units))
+    tables.show(console, table)
     console.print(
         f"{report.entries:,} entries, {report.postings:,} postings, {report.accounts:,} accounts"
     )

@@ -10,9 +10,21 @@ from rich.console import Console
 
 from crowdalpha import __version__
 from crowdalpha.cli.admin import db_app, ledger_app
+from crowdalpha.cli.chain import chain_app
 from crowdalpha.cli.data import data_app
+from crowdalpha.cli.fund import fund_app
+from crowdalpha.cli.governance import governance_app
 from crowdalpha.cli.living import demo
-from crowdalpha.cli.operator import admin_app, config, rounds_app, serve, tick
+from crowdalpha.cli.operator import (
+    admin_app,
+    backup,
+    check_files,
+    config,
+    restore,
+    rounds_app,
+    serve,
+    tick,
+)
 from crowdalpha.cli.participant import register as register_participant_commands
 from crowdalpha.cli.simulate import simulate
 from crowdalpha.errors import CrowdAlphaError
@@ -27,13 +39,19 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 app.add_typer(data_app, name="data")
+app.add_typer(fund_app, name="fund")
+app.add_typer(chain_app, name="chain")
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(admin_app, name="admin")
 app.add_typer(rounds_app, name="rounds")
+app.add_typer(governance_app, name="governance")
 app.command()(serve)
 app.command()(tick)
 app.command()(config)
+app.command()(backup)
+app.command()(restore)
+app.command("check-files")(check_files)
 app.command()(demo)
 app.command()(simulate)
 register_participant_commands(app)

@@ -85,23 +85,38 @@ def build(
         Path | None, typer.Option(help="The composite mode's mix (a JSON file from Mix.save).")
     ] = None,
     cache: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Era cache: eras with unchanged inputs are reused (default: OPERATOR/cache)."
+            help="Era cache: eras with unchanged inputs are reused; a folder or an "
+            "s3://bucket/prefix URL (default: OPERATOR/cache)."
         ),
     ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Compute every era; neither read nor fill a cache.")
     ] = False,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CROWDALPHA_DASK_SCHEDULER",
+            help="Compute the time cells as tasks on this Dask cluster (tcp://host:8786); "
+            "its workers must reach the cache (use an s3:// cache across machines).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Compute the time cells in this many local processes."),
+    ] = 1,
 ) -> None:
     """Build a round's obfuscated dataset (train, validation, live) from prices.
 
     Eras are kept in an era cache, so the next round after new prices are appended
     computes only the eras whose inputs changed; the files are the same as without it.
     """
+    from crowdalpha.compute import open_backend
     from crowdalpha.dataset.build import BuildConfig, build_round
     from crowdalpha.dataset.obfuscate import Mix, Vault, check_mode
     from crowdalpha.market import load_prices
+    from crowdalpha.storage import open_store
 
     if (out / "features.json").exists():
         raise ConflictError(f"{out} already holds a round dataset; choose another folder")
@@ -111,24 +126,27 @@ def build(
         noise=noise,
         mix=Mix.load(mix) if mix is not None else None,
     )
-    with console.status(f"Reading {prices}…"):
-        frame = load_prices(prices)
-    vault_path = operator / "vault.json"
-    vault = Vault.load(vault_path) if vault_path.exists() else Vault.create()
-    if not vault_path.exists():
-        vault.save(vault_path)
-        console.print(f"Created a new vault key at {vault_path} — keep it secret and safe.")
-    with _progress("Building eras") as update:
-        report = build_round(
-            frame,
-            out_dir=out,
-            operator_dir=operator / f"round_{round_number}",
-            vault=vault,
-            round_number=round_number,
-            config=config,
-            progress=update,
-            cache_dir=None if no_cache else (cache or operator / "cache"),
-        )
+    with open_backend(dask_scheduler, workers=workers) as backend:  # before anything is written
+        era_cache = None if no_cache else open_store(cache or operator / "cache")
+        with console.status(f"Reading {prices}…"):
+            frame = load_prices(prices)
+        vault_path = operator / "vault.json"
+        vault = Vault.load(vault_path) if vault_path.exists() else Vault.create()
+        if not vault_path.exists():
+            vault.save(vault_path)
+            console.print(f"Created a new vault key at {vault_path} — keep it secret and safe.")
+        with _progress("Building eras") as update:
+            report = build_round(
+                frame,
+                out_dir=out,
+                operator_dir=operator / f"round_{round_number}",
+                vault=vault,
+                round_number=round_number,
+                config=config,
+                progress=update,
+                cache_dir=era_cache,
+                compute=backend,
+            )
     for split, rows in report.rows.items():
         console.print(f"  {split:<10} {rows:>10,} rows in {len(report.eras[split]):>5} eras")
     console.print(f"{report.features} features, targets {', '.join(report.targets)} → {out}")
@@ -205,8 +223,7 @@ def audit(
     ] = 0,
 ) -> None:
     """Attack rounds as someone with the public prices would; print re-identification rates."""
-    from rich.table import Table
-
+    from crowdalpha.cli import tables
     from crowdalpha.dataset.audit import audit_round, example_model_corr
     from crowdalpha.dataset.obfuscate import Mix, Vault
     from crowdalpha.errors import InvalidParameterError
@@ -226,13 +243,12 @@ def audit(
     known_mix = Mix.load(mix) if mix is not None else None
     with console.status(f"Reading {prices}…"):
         frame = load_prices(prices)
-    table = Table(title="Privacy audit (attacker: public prices + open-source pipeline)")
-    table.add_column("round", overflow="fold")
-    for name in ("re-id", "chance", "linked", "cols"):
-        table.add_column(name, justify="right")
+    columns = [tables.text("round"), *map(tables.number, ("re-id", "chance", "linked", "cols"))]
     if model:
-        table.add_column("CORR", justify="right")
-        table.add_column("share", justify="right")
+        columns += [tables.number("CORR"), tables.number("share")]
+    table = tables.table(
+        *columns, title="Privacy audit (attacker: public prices + open-source pipeline)"
+    )
     first: float | None = None
     for pub, op, key in zip(public, operator, keys, strict=True):
         with _progress(f"Attacking {pub}") as update:
@@ -258,7 +274,7 @@ def audit(
             first = corr if first is None else first
             row += [f"{corr:.4f}", f"{corr / first:.0%}" if first else "n/a"]
         table.add_row(*row)
-    console.print(table)
+    tables.show(console, table)
     console.print(
         "re-id: live rows tied to their ticker; linked: rows of consecutive eras tied together;"
         " cols: opaque columns tied to their feature; CORR: ridge example model on validation"

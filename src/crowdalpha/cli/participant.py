@@ -6,7 +6,9 @@ saved by ``crowdalpha login`` (see :mod:`crowdalpha.cli.credentials`), or the on
 ``$CROWDALPHA_PUBLIC_ID`` / ``$CROWDALPHA_SECRET_KEY`` (``$CROWDALPHA_SERVER_URL`` for the
 server). Every refusal — the server's or ours — ends as one line ``error code: message``
 (with a hint where one helps) and exit code 2, never a traceback. NMR amounts are exact
-decimal strings throughout; read commands take ``--json`` for scripts.
+decimal strings in ``--json`` output (read commands take it, for scripts) and are rounded to
+read in tables and messages (:mod:`crowdalpha.cli.tables`, which also keeps every table
+readable on an 80-column terminal).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
@@ -32,8 +34,8 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
+from crowdalpha.cli import tables
 from crowdalpha.cli.credentials import (
     Credentials,
     NotLoggedInError,
@@ -48,11 +50,13 @@ from crowdalpha.client import (
     Model,
     Payout,
     PendingRelease,
+    Profile,
     Round,
     Score,
     ServerUnreachableError,
     Stake,
     Submission,
+    Webhook,
 )
 from crowdalpha.errors import (
     AuthenticationError,
@@ -60,7 +64,7 @@ from crowdalpha.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from crowdalpha.ledger import format_nmr, to_base_units
+from crowdalpha.units import format_nmr, to_base_units
 
 __all__ = [
     "DEFAULT_URL",
@@ -71,6 +75,7 @@ __all__ = [
     "payouts",
     "register",
     "scores",
+    "session_of",
     "signup",
     "stake",
     "status",
@@ -85,7 +90,8 @@ RETRIES_ENV = "CROWDALPHA_RETRIES"
 PANEL = "Participants"
 
 models_app = typer.Typer(
-    help="Your models: list them (the default) or create one.", invoke_without_command=True
+    help="Your models: list them (the default), create one, set a webhook, bio or link.",
+    invoke_without_command=True,
 )
 
 JsonOption = Annotated[
@@ -95,6 +101,20 @@ RoundOption = Annotated[
     int | None, typer.Option("--round", min=1, help="The round (default: the open round).")
 ]
 ModelArgument = Annotated[str, typer.Argument(help="The model's name (or its id).")]
+TournamentOption = Annotated[
+    str,
+    typer.Option(
+        "--tournament",
+        "-t",
+        help="The competition: classic (8) or signals (11).",
+        show_default=True,
+    ),
+]
+#: The scores each competition's tables show (Signals: its payout and gate measures too).
+_SCORE_COLUMNS = {
+    "classic": ("corr", "mmc", "fnc", "bmc", "mpc"),
+    "signals": ("corr", "mmc", "fnc", "alpha", "mpc", "churn", "turnover"),
+}
 
 
 # -- sessions: consoles, the client, errors as one line ---------------------------------
@@ -180,6 +200,10 @@ def _session() -> Iterator[_Session]:
         session.close()
 
 
+#: A command's session (for the other command groups that talk to the server).
+session_of = _session
+
+
 def _retries() -> int:
     value = os.environ.get(RETRIES_ENV, "")
     return int(value) if value.isdigit() else 4
@@ -220,16 +244,8 @@ def _saved_or_env_credentials() -> tuple[Credentials, str]:
 # -- formatting -------------------------------------------------------------------------
 
 
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
-
-
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "" if value is None else f"{value:+.{digits}f}"
 
 
 def _round_json(r: Round) -> dict[str, Any]:
@@ -244,6 +260,7 @@ def _round_json(r: Round) -> dict[str, Any]:
         "submissions": r.submissions,
         "total_at_risk": None if r.total_at_risk is None else format_nmr(r.total_at_risk),
         "payout_factor": r.payout_factor,
+        "competition": r.competition,
     }
 
 
@@ -275,6 +292,7 @@ def _score_json(s: Score) -> dict[str, Any]:
         "mmc": s.mmc,
         "fnc": s.fnc,
         "bmc": s.bmc,
+        "values": dict(s.values),
         "era": s.era,
         "scored_at": _iso(s.scored_at),
     }
@@ -304,18 +322,11 @@ def _stake_json(model: Model, s: Stake) -> dict[str, Any]:
     return {
         "model": model.name,
         "model_id": model.id,
+        "competition": model.competition,
         "stake": format_nmr(s.stake),
         "pending": format_nmr(s.pending),
         "releases": [_release_json(r) for r in s.releases],
     }
-
-
-def _table(*headers: str, title: str | None = None) -> Table:
-    """A table whose cells fold rather than end in "…": amounts stay exact when narrow."""
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    return table
 
 
 def _model(client: Client, ref: str) -> Model:
@@ -536,6 +547,7 @@ def download(
     dest: Annotated[
         Path, typer.Option("--dest", file_okay=False, help="The folder to download into.")
     ] = Path("."),
+    tournament: TournamentOption = "classic",
 ) -> None:
     """Download the round's dataset files, with progress bars.
 
@@ -544,11 +556,15 @@ def download(
     if that .part belongs to the same round's file: a stale one is started over)."""
     with _session() as session:
         client = session.connect()
-        chosen = client.current_round() if round_number is None else client.round(round_number)
+        chosen = (
+            client.current_round(tournament)
+            if round_number is None
+            else client.round(round_number, tournament)
+        )
         if chosen is None:
             raise NotFoundError("no round is open right now; name one with --round N")
         round_number = chosen.number
-        available = {f.name: f for f in client.datasets(round_number)}
+        available = {f.name: f for f in client.datasets(round_number, tournament)}
         wanted = list(files) if files else sorted(available)
         unknown = [name for name in wanted if name not in available]
         if unknown:
@@ -565,6 +581,7 @@ def download(
                 item = available[name]
                 source = {
                     "server": session.url,
+                    "competition": chosen.competition,
                     "round": round_number,
                     "dataset_version": chosen.dataset_version,
                     "name": name,
@@ -635,28 +652,28 @@ def submit(
 
 def _print_stake(session: _Session, model: Model, s: Stake) -> None:
     session.out.print(
-        f"{escape(model.name)}: stake [bold]{format_nmr(s.stake)}[/] NMR, pending release "
-        f"{format_nmr(s.pending)} NMR"
+        f"{escape(model.name)}: stake [bold]{tables.amount(s.stake)}[/] NMR, pending release "
+        f"{tables.amount(s.pending)} NMR"
     )
     waiting = [r for r in s.releases if r.released_at is None]
     if waiting:
-        table = _table(
-            "release",
-            "requested",
-            "remaining",
-            "requested at",
-            "after round",
-            title="Pending releases",
+        table = tables.table(
+            tables.number("release"),
+            tables.number("requested"),
+            tables.number("remaining"),
+            tables.fixed("requested at"),
+            tables.number("after round"),
+            title="Pending releases (NMR, times in UTC)",
         )
         for r in waiting:
             table.add_row(
                 str(r.id),
-                format_nmr(r.requested),
-                format_nmr(r.remaining),
-                _when(r.requested_at),
+                tables.amount(r.requested),
+                tables.amount(r.remaining),
+                tables.when(r.requested_at),
                 "" if r.release_round is None else str(r.release_round),
             )
-        session.out.print(table)
+        tables.show(session.out, table)
 
 
 def stake(
@@ -699,7 +716,8 @@ def stake(
             return
         _print_stake(session, found, result)
         if chosen:
-            session.out.print(f"wallet: {format_nmr(client.wallet().balance)} NMR available")
+            balance = client.wallet().balance
+            session.out.print(f"wallet: {tables.amount(balance)} NMR available")
 
 
 # -- reading: status, scores, payouts, models -------------------------------------------
@@ -727,8 +745,14 @@ def status(json_output: JsonOption = False) -> None:
         account = client.account()
         wallet = client.wallet()
         current = client.current_round()
+        mine = client.models()
+        # the open round of each other competition the account has models in (Signals)
+        others = {
+            slug: client.current_round(slug)
+            for slug in sorted({m.competition for m in mine} - {"classic"})
+        }
         rows: list[dict[str, Any]] = []
-        for model in client.models():
+        for model in mine:
             sub = _latest_submission(client, model.id)
             score = _latest_score(client, model.id)
             payout = _latest_payout(client, model.id)
@@ -758,6 +782,10 @@ def status(json_output: JsonOption = False) -> None:
                         "total": format_nmr(wallet.total),
                     },
                     "current_round": None if current is None else _round_json(current),
+                    "current_rounds": {
+                        slug: None if r is None else _round_json(r)
+                        for slug, r in {"classic": current, **others}.items()
+                    },
                     "models": [
                         {
                             **_stake_json(row["model"], row["stake"]),
@@ -780,29 +808,51 @@ def status(json_output: JsonOption = False) -> None:
         reputation = "" if account.reputation is None else f", reputation {account.reputation:+.4f}"
         out.print(f"[bold]{escape(account.username)}[/] on {escape(session.url or '')}{reputation}")
         out.print(
-            f"wallet: {format_nmr(wallet.balance)} NMR available, {format_nmr(wallet.staked)} "
-            f"staked, {format_nmr(wallet.pending)} pending release — {format_nmr(wallet.total)}"
-            " NMR in all"
+            f"wallet: {tables.amount(wallet.balance)} NMR available, "
+            f"{tables.amount(wallet.staked)} staked, {tables.amount(wallet.pending)} pending "
+            f"release ({tables.amount(wallet.total)} in all)"
         )
         if current is None:
             out.print("no round is open right now")
         else:
             out.print(
                 f"round [bold]{current.number}[/] is {current.state}: closes "
-                f"{_when(current.closes_at)} UTC, {current.live_rows:,} live rows, "
+                f"{tables.when(current.closes_at)} UTC, {current.live_rows:,} live rows, "
                 f"{current.submissions:,} submission(s)"
             )
+        for slug, other in others.items():
+            if other is None:
+                out.print(f"no {slug} round is open right now")
+            else:
+                out.print(
+                    f"{slug} round [bold]{other.number}[/] is {other.state}: closes "
+                    f"{tables.when(other.closes_at)} UTC, {other.live_rows:,} tickers, "
+                    f"{other.submissions:,} submission(s)"
+                )
         if not rows:
             out.print("no models yet: `crowdalpha models create NAME`")
             return
-        table = _table("model", "stake", "pending", "latest submission", title="Models")
-        results = _table("model", "round", "corr", "mmc", "payout", title="Latest scores")
+        table = tables.table(
+            tables.text("model"),
+            tables.number("stake"),
+            tables.number("pending"),
+            tables.text("latest submission"),
+            title="Models (NMR)",
+        )
+        results = tables.table(
+            tables.text("model"),
+            tables.fixed("round"),
+            tables.number("corr"),
+            tables.number("mmc"),
+            tables.number("payout"),
+            title="Latest scores",
+        )
         for row in rows:
             sub, score, payout = row["submission"], row["score"], row["payout"]
             table.add_row(
                 escape(row["model"].name),
-                format_nmr(row["stake"].stake),
-                format_nmr(row["stake"].pending),
+                tables.amount(row["stake"].stake),
+                tables.amount(row["stake"].pending),
                 "" if sub is None else f"round {sub.round_number}: {sub.state} (#{sub.id})",
             )
             if score is not None:
@@ -810,13 +860,13 @@ def status(json_output: JsonOption = False) -> None:
                 results.add_row(
                     escape(row["model"].name),
                     f"{score.round_number}{'' if score.final else ' (provisional)'}",
-                    _num(score.corr),
-                    _num(score.mmc),
-                    format_nmr(payout.amount) if paid and payout is not None else "",
+                    tables.score(score.corr),
+                    tables.score(score.mmc),
+                    tables.amount(payout.amount) if paid and payout is not None else "",
                 )
-        out.print(table)
+        tables.show(out, table)
         if results.row_count:
-            out.print(results)
+            tables.show(out, results)
 
 
 def scores(
@@ -826,7 +876,8 @@ def scores(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """A model's scores, round by round: CORR, MMC, FNC and BMC."""
+    """A model's scores, round by round: CORR, MMC, FNC, BMC and MPC (Signals: CORR, MMC,
+    FNC, ALPHA, MPC, churn and turnover)."""
     with _session() as session:
         client = session.connect()
         found = _model(client, model)
@@ -837,27 +888,22 @@ def scores(
         if not rows:
             session.out.print(f"{escape(found.name)} has no scores yet")
             return
-        table = _table(
-            "round",
-            "final",
-            "corr",
-            "mmc",
-            "fnc",
-            "bmc",
-            "scored",
+        metrics = _SCORE_COLUMNS.get(found.competition, _SCORE_COLUMNS["classic"])
+        table = tables.table(
+            tables.number("round"),
+            tables.fixed("final"),
+            *(tables.number(m) for m in metrics),
+            tables.fixed("scored"),
             title=f"Scores of {escape(found.name)}",
         )
         for s in rows:
             table.add_row(
                 str(s.round_number),
                 "yes" if s.final else "provisional",
-                _num(s.corr, 6),
-                _num(s.mmc, 6),
-                _num(s.fnc, 6),
-                _num(s.bmc, 6),
-                _when(s.scored_at),
+                *(tables.score(s.get(m), 6) for m in metrics),
+                tables.day(s.scored_at),
             )
-        session.out.print(table)
+        tables.show(session.out, table)
 
 
 def payouts(
@@ -878,17 +924,21 @@ def payouts(
         if not rows:
             session.out.print(f"{escape(found.name)} has no payouts yet")
             return
-        table = _table(
-            "round", "stake at risk", "payout", "return", title=f"Payouts of {escape(found.name)}"
+        table = tables.table(
+            tables.number("round"),
+            tables.number("stake at risk"),
+            tables.number("payout"),
+            tables.number("return"),
+            title=f"Payouts of {escape(found.name)} (NMR)",
         )
         for p in rows:
             ratio = "" if not p.stake_at_risk else f"{100 * p.amount / p.stake_at_risk:+.2f}%"
             table.add_row(
-                str(p.round_number), format_nmr(p.stake_at_risk), format_nmr(p.amount), ratio
+                str(p.round_number), tables.amount(p.stake_at_risk), tables.amount(p.amount), ratio
             )
-        session.out.print(table)
+        tables.show(session.out, table)
         total = sum(p.amount for p in rows)
-        session.out.print(f"total: {format_nmr(total)} NMR")
+        session.out.print(f"total: {tables.amount(total)} NMR")
 
 
 class Ranking(StrEnum):
@@ -902,9 +952,11 @@ def leaderboard(
     ] = Ranking.reputation,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to show.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Rows to skip from the top.")] = 0,
+    tournament: TournamentOption = "classic",
     json_output: JsonOption = False,
 ) -> None:
-    """The leaderboard: models ranked by reputation or stake (yours in bold, if logged in)."""
+    """A competition's leaderboard: models ranked by reputation or stake (yours in bold,
+    if logged in)."""
     with _session() as session:
         try:
             client = session.connect()
@@ -912,29 +964,35 @@ def leaderboard(
         except NotLoggedInError:  # the board is public
             client = session.anonymous(_normal_url(os.environ.get(URL_ENV) or DEFAULT_URL))
             mine = None
-        rows = client.leaderboard(by=by.value, limit=limit, offset=offset)
+        rows = client.leaderboard(by=by.value, limit=limit, offset=offset, competition=tournament)
         if json_output:
             session.print_json([_leaderboard_json(r) for r in rows])
             return
         if not rows:
             session.out.print("the leaderboard has no models" + (" here" if offset else ""))
             return
-        table = _table(
-            "#", "model", "participant", "reputation", "stake", "rounds",
-            title=f"Leaderboard by {by.value}",
-        )  # fmt: skip
+        table = tables.table(
+            tables.number("#"),
+            tables.text("model"),
+            tables.text("participant"),
+            tables.number("reputation"),
+            tables.number("stake"),
+            tables.number("rounds"),
+            title=f"Leaderboard by {by.value} (stakes in NMR)"
+            + ("" if tournament in ("classic", "8") else f", {tournament}"),
+        )
         for r in rows:
             style = "bold" if r.username == mine else None
             table.add_row(
                 str(r.rank),
                 escape(r.model_name),
                 escape(r.username),
-                _num(r.reputation, 6) or "—",
-                format_nmr(r.stake),
+                tables.score(r.reputation, 6) or "—",
+                tables.amount(r.stake),
                 str(r.rounds),
                 style=style,
             )
-        session.out.print(table)
+        tables.show(session.out, table)
 
 
 def _leaderboard_json(r: LeaderboardRow) -> dict[str, Any]:
@@ -951,7 +1009,7 @@ def _leaderboard_json(r: LeaderboardRow) -> dict[str, Any]:
 
 @models_app.callback()
 def models(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Your models: list them (the default) or create one."""
+    """Your models: list them (the default), create one, set a webhook, bio or link."""
     if ctx.invoked_subcommand is not None:
         return
     _list_models(json_output)
@@ -975,31 +1033,177 @@ def _list_models(json_output: bool) -> None:
         if not found:
             session.out.print("no models yet: `crowdalpha models create NAME`")
             return
-        table = _table("id", "model", "stake", "pending", "created", title="Models")
+        table = tables.table(
+            tables.number("id"),
+            tables.text("model"),
+            tables.text("competition"),
+            tables.number("stake"),
+            tables.number("pending"),
+            tables.fixed("created"),
+            title="Models (NMR, times in UTC)",
+        )
         for m, s in found:
             table.add_row(
                 str(m.id),
                 escape(m.name),
-                format_nmr(s.stake),
-                format_nmr(s.pending),
-                _when(m.created_at),
+                m.competition,
+                tables.amount(s.stake),
+                tables.amount(s.pending),
+                tables.when(m.created_at),
             )
-        session.out.print(table)
+        tables.show(session.out, table)
 
 
 @models_app.command("create")
 def create_model(
     name: Annotated[str, typer.Argument(help="1–64 lowercase letters, digits or underscores.")],
+    tournament: TournamentOption = "classic",
 ) -> None:
-    """Create a model (names are unique across the tournament)."""
+    """Create a model of a competition (names are unique across competitions)."""
     with _session() as session:
-        created = session.connect().create_model(name)
-        session.out.print(f"model [bold]{escape(created.name)}[/] created (id {created.id})")
+        created = session.connect().create_model(name, competition=tournament)
+        session.out.print(
+            f"{created.competition} model [bold]{escape(created.name)}[/] created (id {created.id})"
+        )
+
+
+def _webhook_json(model: Model, hook: Webhook) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "model_id": model.id,
+        "url": hook.url,
+        "secret": hook.secret,
+        "updated_at": _iso(hook.updated_at),
+    }
+
+
+@models_app.command("webhook")
+def model_webhook(
+    model: ModelArgument,
+    url: Annotated[
+        str | None,
+        typer.Argument(help="The http(s) URL to POST to when a round opens (default: show)."),
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the webhook.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a model's webhook, set it (a public http(s) URL, called signed when a round
+    opens), or remove it."""
+    if remove and url is not None:
+        raise typer.BadParameter("give a URL or --remove, not both")
+    with _session() as session:
+        client = session.connect()
+        found = _model(client, model)
+        if remove:
+            hook = client.set_webhook(found.id, None)
+        elif url is not None:
+            hook = client.set_webhook(found.id, url)
+        else:
+            hook = client.webhook(found.id)
+        if json_output:
+            session.print_json(_webhook_json(found, hook))
+            return
+        name = escape(found.name)
+        if hook.url is None:
+            done = "removed" if remove else "none set"
+            session.out.print(
+                f"{name}: no webhook ({done}); set one with `crowdalpha models webhook {name} URL`"
+            )
+            return
+        verb = "set to" if url is not None else "is"
+        session.out.print(f"{name}: webhook {verb} [bold]{escape(hook.url)}[/]")
+        session.out.print(
+            f"calls are signed with secret {escape(hook.secret or '')} "
+            "(HMAC-SHA256, header X-CrowdAlpha-Signature)"
+        )
+
+
+def _profile_json(model: Model, profile: Profile) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "model_id": model.id,
+        "bio": profile.bio,
+        "link_url": profile.link_url,
+        "link_text": profile.link_text,
+        "updated_at": _iso(profile.updated_at),
+    }
+
+
+def _print_profile(session: _Session, model: Model, profile: Profile) -> None:
+    name = escape(model.name)
+    session.out.print(f"{name}: bio {escape(profile.bio) if profile.bio else '(none)'}")
+    if profile.link_url:
+        text = f" ({escape(profile.link_text)})" if profile.link_text else ""
+        session.out.print(f"{name}: link {escape(profile.link_url)}{text}")
+    else:
+        session.out.print(f"{name}: link (none)")
+
+
+@models_app.command("bio")
+def model_bio(
+    model: ModelArgument,
+    bio: Annotated[
+        str | None,
+        typer.Argument(help='The public bio (default: show the profile; "" removes it).'),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a model's public profile, or set its bio."""
+    with _session() as session:
+        client = session.connect()
+        found = _model(client, model)
+        profile = client.profile(found.id) if bio is None else client.set_bio(found.id, bio)
+        if json_output:
+            session.print_json(_profile_json(found, profile))
+            return
+        _print_profile(session, found, profile)
+
+
+@models_app.command("link")
+def model_link(
+    model: ModelArgument,
+    url: Annotated[
+        str | None,
+        typer.Argument(help='An http(s) URL (default: show the profile; "" removes it).'),
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", help="The link's text.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a model's public profile, or set its link."""
+    if url is None and text is not None:
+        raise typer.BadParameter("--text goes with a URL")
+    with _session() as session:
+        client = session.connect()
+        found = _model(client, model)
+        profile = client.profile(found.id) if url is None else client.set_link(found.id, url, text)
+        if json_output:
+            session.print_json(_profile_json(found, profile))
+            return
+        _print_profile(session, found, profile)
+
+
+def universe(
+    round_number: RoundOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The Signals universe: the tickers (numerai_ticker) a Signals round accepts."""
+    with _session() as session:
+        try:
+            client = session.connect()
+        except NotLoggedInError:  # the data are public
+            client = session.anonymous(_normal_url(os.environ.get(URL_ENV) or DEFAULT_URL))
+        tickers = client.ticker_universe(round_number)
+        if json_output:
+            session.print_json(tickers)
+            return
+        for ticker in tickers:
+            session.out.print(escape(ticker))
+        session.err.print(f"{len(tickers):,} tickers")
 
 
 def register(app: typer.Typer) -> None:
     """Add the participant commands to the ``crowdalpha`` command line."""
     commands = (signup, login, logout, status, download, submit, stake, scores, payouts)
-    for command in (*commands, leaderboard):
+    for command in (*commands, leaderboard, universe):
         app.command(rich_help_panel=PANEL)(command)
     app.add_typer(models_app, name="models", rich_help_panel=PANEL)

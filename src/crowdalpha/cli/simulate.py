@@ -27,7 +27,33 @@ def simulate(
         typer.Option(
             help="Bots per kind, e.g. 'good=6,mediocre=8,overfit=6,random=6,copy=4,anti=4,"
             "diversified=6' (the default). Kinds: good, mediocre, overfit, random, copy, anti, "
-            "diversified."
+            "diversified, trained (a ridge or LightGBM model fitted on each round's train "
+            "data: --source simulated only)."
+        ),
+    ] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="synthetic (generated rows, fast) or simulated (a simulated market through "
+            "the real data pipeline: train / validation / live files every round; slower)."
+        ),
+    ] = "synthetic",
+    stocks: Annotated[
+        int, typer.Option(min=50, help="Stocks of the simulated market (--source simulated).")
+    ] = 300,
+    signals: Annotated[
+        bool,
+        typer.Option(
+            "--signals/--no-signals",
+            help="Also run Signals on the same market, with Signals bots (momentum, reversal, "
+            "volatility, skilled; see --signals-bots). Needs --source simulated.",
+        ),
+    ] = False,
+    signals_bots: Annotated[
+        str | None,
+        typer.Option(
+            help="Signals bots per kind, e.g. 'momentum=2,reversal=1,volatility=2,skilled=3' "
+            "(the default). Implies --signals."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the data and of the bots.")] = 0,
@@ -42,6 +68,15 @@ def simulate(
     share_limit: Annotated[
         str, typer.Option(help="The compared limit: largest stake per model / holdings.")
     ] = "0.35",
+    governance: Annotated[
+        bool,
+        typer.Option(
+            "--governance/--no-governance",
+            help="Also run each policy with bots that propose and vote on its payout rules "
+            "in their own interest; the report says what they changed and whether it helped "
+            "the meta model.",
+        ),
+    ] = False,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Processes running tournaments (default: cores).")
     ] = None,
@@ -60,6 +95,7 @@ def simulate(
     from crowdalpha.simulation import (
         simulate as run_simulation,
     )
+    from crowdalpha.simulation.signals_bots import DEFAULT_SIGNALS_ROSTER, SIGNALS_BOT_KINDS
 
     choice = policy.strip().lower()
     if choice != "both" and choice not in POLICIES:
@@ -72,8 +108,18 @@ def simulate(
         roster=DEFAULT_ROSTER if bots is None else parse_roster(bots),
         seed=seed,
         rows=rows,
+        source=source,
+        stocks=stocks,
         compare_limits=limits,
         share_limit=share_limit,
+        governance=governance,
+        signals=(
+            parse_roster(signals_bots, kinds=SIGNALS_BOT_KINDS)
+            if signals_bots is not None
+            else DEFAULT_SIGNALS_ROSTER
+            if signals
+            else ()
+        ),
     )
     started = time.perf_counter()
     with Progress(
@@ -125,6 +171,10 @@ def _summary(report: dict[str, Any]) -> None:
             f"{meta['equal_weight']['mean']:+.4f}, median model "
             f"{meta['median_model']['mean']:+.4f}"
         )
+    for label, gov in answers.get("governance", {}).items():
+        meta, changed = gov["meta_model"], gov["changed"]
+        what = ", ".join(f"{k} {v[0]} → {v[1]}" for k, v in changed.items()) or "nothing"
+        console.print(f"{label}: governance changed {what}; meta model CORR {meta['verdict']}")
     for label, supply in answers["supply"].items():
         console.print(
             f"{label}: minted {supply['minted_nmr']:,.1f}, burned {supply['burned_nmr']:,.1f}, "

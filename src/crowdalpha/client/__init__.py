@@ -24,6 +24,9 @@ from crowdalpha.client.models import (
     NewApiKey,
     Payout,
     PendingRelease,
+    Profile,
+    Proposal,
+    ProposalVote,
     Resolution,
     Round,
     Score,
@@ -32,6 +35,7 @@ from crowdalpha.client.models import (
     Submission,
     TickResult,
     Wallet,
+    Webhook,
 )
 
 __all__ = [
@@ -50,7 +54,10 @@ __all__ = [
     "NewApiKey",
     "Payout",
     "PendingRelease",
+    "Profile",
     "Progress",
+    "Proposal",
+    "ProposalVote",
     "Resolution",
     "Round",
     "Score",
@@ -61,5 +68,6 @@ __all__ = [
     "Submission",
     "TickResult",
     "Wallet",
+    "Webhook",
     "error_from_response",
 ]

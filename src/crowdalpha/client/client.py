@@ -39,6 +39,9 @@ from crowdalpha.client.models import (
     Model,
     NewApiKey,
     Payout,
+    Profile,
+    Proposal,
+    ProposalVote,
     Round,
     Score,
     SignUp,
@@ -46,9 +49,10 @@ from crowdalpha.client.models import (
     Submission,
     TickResult,
     Wallet,
+    Webhook,
 )
 from crowdalpha.errors import InvalidInputError, NotFoundError
-from crowdalpha.ledger import format_nmr, to_base_units
+from crowdalpha.units import format_nmr, to_base_units
 
 __all__ = ["Amount", "Client", "Progress"]
 
@@ -59,6 +63,8 @@ Amount = str | int | Decimal
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _CHUNK = 1 << 16
+#: The Signals file that lists a round's universe (numerapi's ``ticker_universe`` reads it).
+_UNIVERSE_FILE = "signals/v1.0/live.parquet"
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -239,8 +245,9 @@ class Client:
 
     # -- models and stakes --------------------------------------------------------------
 
-    def models(self) -> list[Model]:
-        return [Model.from_json(d) for d in self._get("/v1/models")]
+    def models(self, competition: str | None = None) -> list[Model]:
+        """The account's models of every competition (of one: ``classic``, ``signals``)."""
+        return [Model.from_json(d) for d in self._get("/v1/models", competition=competition)]
 
     def model(self, model: int | str) -> Model:
         """A model of the account, by id or by name."""
@@ -255,8 +262,10 @@ class Client:
     def _model_id(self, model: int | str) -> int:
         return model if isinstance(model, int) else self.model(model).id
 
-    def create_model(self, name: str) -> Model:
-        return Model.from_json(self._write("POST", "/v1/models", {"name": name}))
+    def create_model(self, name: str, *, competition: str = "classic") -> Model:
+        """A new model of ``competition`` (``classic`` or ``signals``)."""
+        body = {"name": name, "competition": competition}
+        return Model.from_json(self._write("POST", "/v1/models", body))
 
     def stake(self, model: int | str) -> Stake:
         return Stake.from_json(self._get(f"/v1/models/{self._model_id(model)}/stake"))
@@ -285,33 +294,67 @@ class Client:
     ) -> Stake:
         return self._stake_op("PUT", model, "", amount, idempotency_key)
 
+    # -- a model's webhook and public profile --------------------------------------------
+
+    def webhook(self, model: int | str) -> Webhook:
+        """The model's webhook and its signing secret (``url`` None: none is set)."""
+        return Webhook.from_json(self._get(f"/v1/models/{self._model_id(model)}/webhook"))
+
+    def set_webhook(self, model: int | str, url: str | None) -> Webhook:
+        """Set the URL POSTed to, signed, when a round opens (``None``: remove it). An
+        internal address is refused: InvalidParameterError, reason internal_destination."""
+        path = f"/v1/models/{self._model_id(model)}/webhook"
+        if url is None:
+            return Webhook.from_json(self._write("DELETE", path, safe=True))
+        return Webhook.from_json(self._write("PUT", path, {"url": url}, safe=True))
+
+    def profile(self, model: int | str) -> Profile:
+        """The model's public bio and link."""
+        return Profile.from_json(self._get(f"/v1/models/{self._model_id(model)}/profile"))
+
+    def set_bio(self, model: int | str, bio: str) -> Profile:
+        """Set the model's public bio (empty: remove it)."""
+        path = f"/v1/models/{self._model_id(model)}/profile/bio"
+        return Profile.from_json(self._write("PUT", path, {"bio": bio}, safe=True))
+
+    def set_link(self, model: int | str, url: str, text: str | None = None) -> Profile:
+        """Set the model's public link (an http(s) URL; empty: remove it) and its text."""
+        path = f"/v1/models/{self._model_id(model)}/profile/link"
+        body = {"url": url, "text": text}
+        return Profile.from_json(self._write("PUT", path, body, safe=True))
+
     # -- rounds and datasets ------------------------------------------------------------
 
-    def rounds(self) -> list[Round]:
-        return [Round.from_json(d) for d in self._get("/v1/rounds")]
+    # ``competition``: ``classic`` (the server's default when None) or ``signals``.
 
-    def round(self, number: int) -> Round:
-        return Round.from_json(self._get(f"/v1/rounds/{number}"))
+    def rounds(self, competition: str | None = None) -> list[Round]:
+        return [Round.from_json(d) for d in self._get("/v1/rounds", competition=competition)]
 
-    def current_round(self) -> Round | None:
-        """The open round; None while no round is open."""
+    def round(self, number: int, competition: str | None = None) -> Round:
+        return Round.from_json(self._get(f"/v1/rounds/{number}", competition=competition))
+
+    def current_round(self, competition: str | None = None) -> Round | None:
+        """The competition's open round; None while no round is open."""
         try:
-            return Round.from_json(self._get("/v1/rounds/current"))
+            return Round.from_json(self._get("/v1/rounds/current", competition=competition))
         except NotFoundError:
             return None
 
-    def _round_number(self, number: int | None) -> int:
+    def _round_number(self, number: int | None, competition: str | None = None) -> int:
         if number is not None:
             return number
-        current = self.current_round()
+        current = self.current_round(competition)
         if current is None:
             raise NotFoundError("no round is open right now; name a round")
         return current.number
 
-    def datasets(self, round_number: int | None = None) -> list[DatasetFile]:
+    def datasets(
+        self, round_number: int | None = None, competition: str | None = None
+    ) -> list[DatasetFile]:
         """The files of a round's dataset (the open round's by default)."""
-        number = self._round_number(round_number)
-        return [DatasetFile.from_json(d) for d in self._get(f"/v1/rounds/{number}/datasets")]
+        number = self._round_number(round_number, competition)
+        rows = self._get(f"/v1/rounds/{number}/datasets", competition=competition)
+        return [DatasetFile.from_json(d) for d in rows]
 
     def download_dataset(
         self,
@@ -320,10 +363,11 @@ class Client:
         *,
         round_number: int | None = None,
         progress: Progress | None = None,
+        competition: str | None = None,
     ) -> Path:
         """Download one dataset file to ``dest`` (default: its name, here); resumes an
         interrupted download and replaces ``dest`` only once the whole file has arrived."""
-        files = {f.name: f for f in self.datasets(round_number)}
+        files = {f.name: f for f in self.datasets(round_number, competition)}
         if name not in files:
             raise NotFoundError(
                 f"the dataset has no file {name!r}; it has {', '.join(sorted(files))}"
@@ -352,6 +396,23 @@ class Client:
             # the part file left by an earlier run belonged to another file (last week's
             # live.parquet, say): it was deleted; download this one from the start
             return fetch()
+
+    def ticker_universe(self, round_number: int | None = None) -> list[str]:
+        """The Signals universe of a round (the open one by default): its ``numerai_ticker``
+        ids, read from ``signals/v1.0/live.parquet`` as numerapi's ``ticker_universe``."""
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = self.download_dataset(
+                _UNIVERSE_FILE,
+                Path(folder) / "universe.parquet",
+                round_number=round_number,
+                competition="signals",
+            )
+            column = pq.read_table(path, columns=["numerai_ticker"]).column(0)
+            return [str(t) for t in column.to_pylist()]
 
     def download(
         self,
@@ -526,11 +587,67 @@ class Client:
         return [Payout.from_json(d) for d in self._get(path, round=round_number)]
 
     def leaderboard(
-        self, by: str = "reputation", limit: int = 100, offset: int = 0
+        self,
+        by: str = "reputation",
+        limit: int = 100,
+        offset: int = 0,
+        competition: str | None = None,
     ) -> list[LeaderboardRow]:
-        """``limit`` rows of the leaderboard from rank ``offset + 1``."""
-        rows = self._get("/v1/leaderboard", by=by, limit=limit, offset=offset)
+        """``limit`` rows of the competition's leaderboard from rank ``offset + 1``."""
+        rows = self._get(
+            "/v1/leaderboard", by=by, limit=limit, offset=offset, competition=competition
+        )
         return [LeaderboardRow.from_json(d) for d in rows]
+
+    # -- governance -----------------------------------------------------------------------
+
+    def proposals(self, *, states: list[str] | None = None) -> list[Proposal]:
+        """Every governance proposal, newest first, with its live (or final) tally."""
+        rows = self._get("/v1/governance/proposals", state=states)
+        return [Proposal.from_json(d) for d in rows]
+
+    def proposal(self, proposal_id: int) -> Proposal:
+        """One proposal with its votes and audit trail."""
+        return Proposal.from_json(self._get(f"/v1/governance/proposals/{int(proposal_id)}"))
+
+    def propose(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        competition: str | None = None,
+        changes: dict[str, str] | None = None,
+        governance: dict[str, str] | None = None,
+        grant_to: int | None = None,
+        grant_amount: Amount | None = None,
+    ) -> Proposal:
+        """Propose round-setting ``changes`` (of ``competition``), ``governance`` rule
+        changes, or a grant; the deposit is locked from the wallet."""
+        body = {
+            "title": title,
+            "description": description,
+            "competition": competition,
+            "changes": changes,
+            "governance": governance,
+            "grant_to": grant_to,
+            "grant_amount": None if grant_amount is None else _wire_amount(grant_amount),
+        }
+        return Proposal.from_json(self._write("POST", "/v1/governance/proposals", body))
+
+    def vote(self, proposal_id: int, choice: str) -> ProposalVote:
+        """Vote ``for``, ``against`` or ``abstain``; a later vote replaces this one."""
+        path = f"/v1/governance/proposals/{int(proposal_id)}/votes"
+        return ProposalVote.from_json(self._write("POST", path, {"choice": choice}, safe=True))
+
+    def governance_parameters(self) -> dict[str, Any]:
+        """Every governable setting: value in force, hard bounds, largest move."""
+        result: dict[str, Any] = self._get("/v1/governance/parameters")
+        return result
+
+    def verify_governance(self) -> dict[str, Any]:
+        """The server's recomputation of every tally from the ledger (``ok``, ``problems``)."""
+        result: dict[str, Any] = self._get("/v1/governance/verify")
+        return result
 
     # -- operators (admin scope) --------------------------------------------------------
 

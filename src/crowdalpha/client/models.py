@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from crowdalpha.ledger import to_base_units
+from crowdalpha.units import to_base_units
 
 __all__ = [
     "Account",
@@ -22,6 +22,9 @@ __all__ = [
     "NewApiKey",
     "Payout",
     "PendingRelease",
+    "Profile",
+    "Proposal",
+    "ProposalVote",
     "Resolution",
     "Round",
     "Score",
@@ -30,6 +33,7 @@ __all__ = [
     "Submission",
     "TickResult",
     "Wallet",
+    "Webhook",
 ]
 
 
@@ -166,10 +170,55 @@ class Model:
     account_id: int
     name: str
     created_at: datetime
+    competition: str = "classic"
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Model:
-        return cls(int(d["id"]), int(d["account_id"]), d["name"], _time(d["created_at"]))
+        return cls(
+            int(d["id"]),
+            int(d["account_id"]),
+            d["name"],
+            _time(d["created_at"]),
+            d.get("competition", "classic"),
+        )
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A model's webhook: ``url`` and ``secret`` (the HMAC key of every call's
+    ``X-CrowdAlpha-Signature``) are None while none is set."""
+
+    model_id: int
+    url: str | None
+    secret: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Webhook:
+        return cls(
+            int(d["model_id"]), d.get("url"), d.get("secret"), _maybe_time(d.get("updated_at"))
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A model's public profile: its bio and its link (None: not set)."""
+
+    model_id: int
+    bio: str | None
+    link_url: str | None
+    link_text: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Profile:
+        return cls(
+            int(d["model_id"]),
+            d.get("bio"),
+            d.get("link_url"),
+            d.get("link_text"),
+            _maybe_time(d.get("updated_at")),
+        )
 
 
 @dataclass(frozen=True)
@@ -225,10 +274,16 @@ class Round:
     payout_policy: str
     total_at_risk: int | None
     payout_factor: str | None
+    competition: str = "classic"
+    metrics: tuple[str, ...] = ()
+    paid_metrics: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Round:
         return cls(
+            competition=d.get("competition", "classic"),
+            metrics=tuple(d.get("metrics", ())),
+            paid_metrics=tuple(d.get("paid_metrics", ())),
             number=int(d["number"]),
             state=d["state"],
             opens_at=_time(d["opens_at"]),
@@ -306,9 +361,17 @@ class Score:
     bmc: float | None
     final: bool
     scored_at: datetime
+    values: dict[str, float | None] = field(default_factory=dict)
+
+    def get(self, metric: str) -> float | None:
+        """Any score the round recorded, by name (Signals: ``alpha``, ``mpc``, ``churn``…)."""
+        return self.values.get(metric)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Score:
+        values = dict(d.get("values") or {})
+        for name in ("corr", "mmc", "fnc", "bmc"):
+            values.setdefault(name, d.get(name))
         return cls(
             int(d["round_number"]),
             int(d["model_id"]),
@@ -319,6 +382,7 @@ class Score:
             d.get("bmc"),
             bool(d["final"]),
             _time(d["scored_at"]),
+            values,
         )
 
 
@@ -440,4 +504,92 @@ class TickResult:
             list(d["closed"]),
             list(d["scored"]),
             [Resolution.from_json(r) for r in d["resolved"]],
+        )
+
+
+@dataclass(frozen=True)
+class ProposalVote:
+    """One vote on a proposal; ``counts``: it is the account's last."""
+
+    id: int
+    account_id: int
+    choice: str
+    power: int
+    cast_at: datetime
+    counts: bool
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ProposalVote:
+        return cls(
+            int(d["id"]),
+            int(d["account_id"]),
+            str(d["choice"]),
+            _units(d["power"]),
+            _time(d["cast_at"]),
+            bool(d["counts"]),
+        )
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A governance proposal with its tally (live while voting); ``votes`` and ``events``
+    only when fetched one by one."""
+
+    id: int
+    kind: str
+    title: str
+    description: str
+    proposer_id: int
+    competition: str | None
+    changes: dict[str, str]
+    grant_to: int | None
+    grant_amount: int | None
+    deposit: int
+    quorum: str
+    approval: str
+    snapshot: int
+    total_power: int
+    state: str
+    votes_for: int
+    votes_against: int
+    votes_abstain: int
+    voters: int
+    created_at: datetime
+    voting_ends_at: datetime
+    executable_at: datetime
+    executed_at: datetime | None
+    failure: str | None
+    votes: list[ProposalVote] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Proposal:
+        tally = d["tally"]
+        return cls(
+            id=int(d["id"]),
+            kind=str(d["kind"]),
+            title=str(d["title"]),
+            description=str(d["description"]),
+            proposer_id=int(d["proposer_id"]),
+            competition=d.get("competition"),
+            changes={str(k): str(v) for k, v in d["changes"].items()},
+            grant_to=None if d.get("grant_to") is None else int(d["grant_to"]),
+            grant_amount=_maybe_units(d.get("grant_amount")),
+            deposit=_units(d["deposit"]),
+            quorum=str(d["quorum"]),
+            approval=str(d["approval"]),
+            snapshot=int(d["snapshot"]),
+            total_power=_units(d["total_power"]),
+            state=str(d["state"]),
+            votes_for=_units(tally["votes_for"]),
+            votes_against=_units(tally["votes_against"]),
+            votes_abstain=_units(tally["votes_abstain"]),
+            voters=int(tally["voters"]),
+            created_at=_time(d["created_at"]),
+            voting_ends_at=_time(d["voting_ends_at"]),
+            executable_at=_time(d["executable_at"]),
+            executed_at=_maybe_time(d.get("executed_at")),
+            failure=d.get("failure"),
+            votes=[ProposalVote.from_json(v) for v in d.get("votes", [])],
+            events=list(d.get("events", [])),
         )

@@ -23,7 +23,7 @@ it. :class:`BuildReport` says which eras were computed and which reused.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crowdalpha import __version__
+from crowdalpha.compute import ComputeBackend
 from crowdalpha.dataset.cache import CachedEra, EraCache, day_hashes, era_key, settings_key
 from crowdalpha.dataset.example import write_example_predictions
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
@@ -45,12 +46,19 @@ from crowdalpha.dataset.obfuscate import (
 )
 from crowdalpha.dataset.targets import TargetConfig, TargetEngine
 from crowdalpha.errors import ConflictError, InvalidInputError, InvalidParameterError
+from crowdalpha.storage import FileStore
 
 __all__ = [
     "BuildConfig",
     "BuildReport",
+    "CellPlan",
+    "EraShape",
     "build_round",
+    "cell_eras",
+    "cell_keys",
     "cell_prices",
+    "compute_era",
+    "era_engines",
     "era_reach",
     "plan_splits",
     "round_splits",
@@ -173,15 +181,22 @@ def build_round(
     round_number: int,
     config: BuildConfig | None = None,
     progress: Progress | None = None,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | FileStore | None = None,
+    compute: ComputeBackend | None = None,
 ) -> BuildReport:
     """Compute, obfuscate and write a round's train, validation and live data.
 
     ``prices`` is a validated price frame (:func:`crowdalpha.market.validate_prices`).
     Public files go to ``out_dir``; the operator's maps to ``operator_dir``. With
-    ``cache_dir``, eras whose inputs are unchanged are read from that folder's era cache
-    instead of recomputed, and computed eras are added to it; the files written are the
-    same either way.
+    ``cache_dir`` (a folder, or a file store such as an S3 bucket), eras whose inputs are
+    unchanged are read from that era cache instead of recomputed, and computed eras are
+    added to it; the files written are the same either way.
+
+    With ``compute`` (a local pool or a Dask cluster: :mod:`crowdalpha.compute`), each time
+    cell is a task, run where the backend runs it; the cells' eras travel through the era
+    cache (a temporary one in ``operator_dir`` without ``cache_dir``: give a store every
+    worker reaches when they are on other machines), and this process writes them in date
+    order — the same bytes as a build in one process (:mod:`crowdalpha.dataset.cells`).
     """
     cfg = config or BuildConfig()
     if (Path(out_dir) / "features.json").exists():
@@ -199,10 +214,18 @@ def build_round(
     spec = naming.spec
     target_names = TargetEngine(first_day, cfg.targets, features=naming).names
     del naming, first_day
-    store = None
-    if cache_dir is not None:
-        settings = settings_key(cfg.features, cfg.targets, cfg.block_days, __version__)
-        store = EraCache(cache_dir, settings)
+    settings = settings_key(cfg.features, cfg.targets, cfg.block_days, __version__)
+    store = None if cache_dir is None else EraCache(cache_dir, settings)
+    plan = [
+        CellPlan(
+            eras=tuple((i, todo[i][0], positions[i]) for i in range(first, last)),
+            lo=max(0, cell_start - history),
+            end=min(cell_end, len(days) - 1),
+            hi=min(len(days) - 1, cell_end + future),
+        )
+        for first, last, cell_start, cell_end in _cells(positions, cfg.block_days, len(days))
+    ]
+    shape = EraShape(cfg.features, cfg.targets, len(spec.names), len(target_names), future)
     total, done, damaged = len(todo), 0, 0
     computed: list[pd.Timestamp] = []
     reused: list[pd.Timestamp] = []
@@ -219,63 +242,39 @@ def build_round(
         noise=cfg.noise,
     )
     try:
-        for first, last, cell_start, cell_end in _cells(positions, cfg.block_days, len(days)):
-            lo = max(0, cell_start - history)
-            hi = min(len(days) - 1, cell_end + future)
-            cell = cell_prices(prices, days, lo, min(cell_end, len(days) - 1), hi)
-            keys: dict[int, str] = {}
-            if store is not None:
-                tickers = [str(t) for t in np.unique(cell["ticker"].to_numpy())]
-                chain: list[bytes] = []
-                digest = b""
-                for h in day_hashes(cell, days[lo : hi + 1]):
-                    digest = hashlib.sha256(digest + h).digest()
-                    chain.append(digest)
-                for i in range(first, last):
-                    reach = min(positions[i] + future - 1, hi)
-                    keys[i] = era_key(
-                        store.settings,
-                        todo[i][0],
-                        days[lo],
-                        tickers,
-                        chain[reach - lo],
-                        reach - positions[i],
-                    )
-            engines: tuple[FeatureEngine, TargetEngine] | None = None
-            for i in range(first, last):
-                day, split = todo[i]
-                era: CachedEra | None = None
-                if store is not None:
-                    era, bad = store.load(day, keys[i], len(spec.names), len(target_names))
-                    damaged += bad
-                if era is None:
-                    if engines is None:
-                        features = FeatureEngine(cell, cfg.features)
-                        engines = (
-                            features,
-                            TargetEngine(cell, cfg.targets, features=features),
-                        )
-                    era = _compute(engines, day)
-                    computed.append(day)
-                    if store is not None:
-                        store.save(day, keys[i], era)
-                else:
-                    reused.append(day)
-                writer.add(
-                    split,
-                    EraRows(
-                        date=day,
-                        tickers=era.tickers.tolist(),
-                        features=era.features
-                        if cfg.mix is None
-                        else cfg.mix.publish(era.features, spec.names, vault, day, cfg.noise),
-                        targets=dict(zip(target_names, era.targets, strict=True)),
-                    ),
-                )
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            del engines, cell
+        if compute is None or not compute.remote:
+            eras = _local_eras(prices, days, plan, shape, store)
+        else:
+            from crowdalpha.dataset.cells import remote_eras
+
+            eras = remote_eras(
+                prices,
+                days,
+                plan,
+                shape,
+                store,
+                compute,
+                step=cfg.block_days or len(days),
+                scratch=Path(operator_dir),
+            )
+        for i, era, fresh, bad in eras:
+            day, split = todo[i]
+            damaged += bad
+            (computed if fresh else reused).append(day)
+            writer.add(
+                split,
+                EraRows(
+                    date=day,
+                    tickers=era.tickers.tolist(),
+                    features=era.features
+                    if cfg.mix is None
+                    else cfg.mix.publish(era.features, spec.names, vault, day, cfg.noise),
+                    targets=dict(zip(target_names, era.targets, strict=True)),
+                ),
+            )
+            done += 1
+            if progress is not None:
+                progress(done, total)
     except BaseException:
         writer.close(completed=False)
         raise
@@ -295,7 +294,108 @@ def build_round(
     )
 
 
-def _compute(engines: tuple[FeatureEngine, TargetEngine], day: pd.Timestamp) -> CachedEra:
+@dataclass(frozen=True)
+class CellPlan:
+    """One time cell: its eras ``(index in the build, date, day position)`` and the day
+    positions of its window — ``lo`` (history starts), ``end`` (the cell's last day, the
+    last on which a ticker must trade to be in it), ``hi`` (the targets' future ends)."""
+
+    eras: tuple[tuple[int, pd.Timestamp, int], ...]
+    lo: int
+    end: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class EraShape:
+    """What every cell computes with: the configurations, the numbers of features and
+    targets (to check cached files) and the targets' reach in trading days."""
+
+    features: FeatureConfig
+    targets: TargetConfig
+    n_features: int
+    n_targets: int
+    future: int
+
+
+EraStream = Iterator[tuple[int, CachedEra, bool, int]]
+
+
+def _local_eras(
+    prices: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    plan: list[CellPlan],
+    shape: EraShape,
+    store: EraCache | None,
+) -> EraStream:
+    """Every cell in this process, one after the other: ``(era index, era, computed here,
+    damaged cache files found)`` in date order."""
+    for cell in plan:
+        frame = cell_prices(prices, days, cell.lo, cell.end, cell.hi)
+        yield from cell_eras(frame, days[cell.lo : cell.hi + 1], cell, shape, store)
+        del frame
+
+
+def cell_eras(
+    frame: pd.DataFrame,
+    window: pd.DatetimeIndex,
+    cell: CellPlan,
+    shape: EraShape,
+    store: EraCache | None,
+) -> EraStream:
+    """One cell's eras from its prices (``frame``, :func:`cell_prices`) over the trading
+    days ``window`` (positions ``cell.lo … cell.hi``): each read from the cache when it
+    holds the era's key, else computed (and cached)."""
+    keys = cell_keys(frame, window, cell, shape.future, store.settings) if store else {}
+    engines: Engines | None = None
+    for i, day, _position in cell.eras:
+        era: CachedEra | None = None
+        bad = False
+        if store is not None:
+            era, bad = store.load(day, keys[i], shape.n_features, shape.n_targets)
+        if era is not None:
+            yield i, era, False, int(bad)
+            continue
+        engines = engines or era_engines(frame, shape)
+        era = compute_era(engines, day)
+        if store is not None:
+            store.save(day, keys[i], era)
+        yield i, era, True, int(bad)
+
+
+Engines = tuple[FeatureEngine, TargetEngine]
+
+
+def era_engines(frame: pd.DataFrame, shape: EraShape) -> Engines:
+    """The feature and target engines over one cell's prices."""
+    features = FeatureEngine(frame, shape.features)
+    return features, TargetEngine(frame, shape.targets, features=features)
+
+
+def cell_keys(
+    frame: pd.DataFrame,
+    window: pd.DatetimeIndex,
+    cell: CellPlan,
+    future: int,
+    settings: str,
+) -> dict[int, str]:
+    """The cache key of each of a cell's eras (:func:`~crowdalpha.dataset.cache.era_key`)."""
+    tickers = [str(t) for t in np.unique(frame["ticker"].to_numpy())]
+    chain: list[bytes] = []
+    digest = b""
+    for h in day_hashes(frame, window):
+        digest = hashlib.sha256(digest + h).digest()
+        chain.append(digest)
+    keys: dict[int, str] = {}
+    for i, day, position in cell.eras:
+        reach = min(position + future - 1, cell.hi)
+        keys[i] = era_key(
+            settings, day, window[0], tickers, chain[reach - cell.lo], reach - position
+        )
+    return keys
+
+
+def compute_era(engines: Engines, day: pd.Timestamp) -> CachedEra:
     """One era's tickers, raw features ``(features, rows)`` and binned targets."""
     features, targets = engines
     feats = features.era(day)

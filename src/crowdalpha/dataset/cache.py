@@ -25,32 +25,39 @@ targets are known). Equal keys mean bit-identical values, so a build that reuses
 writes the same bytes as one that does not; any other change of input gives another key,
 and the era is recomputed.
 
-Files are written atomically (a temporary file, then a rename). A file that carries another
-key, cannot be read or is of another shape is never used: the era is recomputed and the
-file replaced, and the build reports how many files were damaged.
+Files are written atomically (a temporary file, then a rename; one PUT to a bucket), through
+a :class:`~crowdalpha.storage.FileStore`: a folder by default, or the bucket a Dask cluster's
+workers share, so that an era computed on one machine serves a build on any other. A file
+that carries another key, cannot be read or is of another shape is never used: the era is
+recomputed and the file replaced, and the build reports how many files were damaged.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crowdalpha.errors import NotFoundError
+from crowdalpha.storage import FileStore, LocalFileStore
+
 __all__ = ["CACHE_FORMAT", "CachedEra", "EraCache", "day_hashes", "era_key", "settings_key"]
 
 #: Version of the cache's file layout and keys; a change retires every older file.
 CACHE_FORMAT = 1
+#: What reading a damaged file raises.
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True)
@@ -138,15 +145,32 @@ def era_key(
 
 
 class EraCache:
-    """A folder of cached eras for one set of settings (``root/<settings key>/``)."""
+    """Cached eras for one set of settings, under ``<settings key>/`` in a folder or in any
+    :class:`~crowdalpha.storage.FileStore` — the store a Dask cluster's workers share."""
 
-    def __init__(self, root: str | Path, settings: str) -> None:
-        self.root = Path(root)
-        self.folder = self.root / settings[:24]
+    def __init__(self, root: str | Path | FileStore, settings: str) -> None:
+        self.store: FileStore = root if isinstance(root, FileStore) else LocalFileStore(root)
+        self.prefix = settings[:24]
         self.settings = settings
 
-    def path(self, date: pd.Timestamp) -> Path:
-        return self.folder / f"{date:%Y-%m-%d}.npz"
+    def key(self, date: pd.Timestamp) -> str:
+        """The storage key of an era's file."""
+        return f"{self.prefix}/{date:%Y-%m-%d}.npz"
+
+    def probe(self, date: pd.Timestamp, key: str) -> Literal["hit", "miss", "damaged"]:
+        """Whether a file computed from ``key``'s inputs is there, by its header alone (read
+        lazily from a folder; a bucket sends the whole file): ``"miss"`` when there is none
+        or it is stale, ``"damaged"`` when it cannot be read. A damaged body can still pass:
+        :meth:`load` has the last word."""
+        try:
+            with self._open(date) as fh, np.load(fh, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+        except NotFoundError:
+            return "miss"
+        except _UNREADABLE:
+            return "damaged"
+        fresh = meta.get("key") == key and meta.get("settings") == self.settings
+        return "hit" if fresh else "miss"
 
     def load(
         self, date: pd.Timestamp, key: str, n_features: int, n_targets: int
@@ -157,18 +181,19 @@ class EraCache:
         the normal way an era goes stale) or a damaged one — unreadable, truncated, failing
         its checksums or not of the shape the build expects.
         """
-        path = self.path(date)
-        if not path.exists():
+        try:
+            fh = self._open(date)
+        except NotFoundError:
             return None, False
         try:
-            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            with fh, np.load(fh, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 if meta.get("key") != key or meta.get("settings") != self.settings:
                     return None, False
                 tickers = np.asarray(data["tickers"])
                 features = np.asarray(data["features"])
                 targets = np.asarray(data["targets"])
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        except _UNREADABLE:
             return None, True
         n = len(tickers)
         if (
@@ -183,20 +208,27 @@ class EraCache:
         return CachedEra(tickers=tickers, features=features, targets=targets), False
 
     def save(self, date: pd.Timestamp, key: str, era: CachedEra) -> None:
-        """Write an era atomically: a temporary file in the same folder, then a rename."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Write an era atomically (the store's put: a temporary file renamed into place, or
+        one PUT to a bucket)."""
         meta = json.dumps({"key": key, "settings": self.settings, "format": CACHE_FORMAT})
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".npz")
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            meta=np.frombuffer(meta.encode(), dtype=np.uint8),
+            tickers=np.asarray(era.tickers, dtype=np.str_),
+            features=np.ascontiguousarray(era.features, dtype=np.float32),
+            targets=np.ascontiguousarray(era.targets, dtype=np.float32),
+        )
+        self.store.put(self.key(date), buffer.getvalue())
+
+    def _open(self, date: pd.Timestamp) -> BinaryIO:
+        """The era's file, read lazily from a folder (a bucket sends it whole);
+        ``NotFoundError`` when there is none."""
+        name = self.key(date)
+        path = self.store.local_path(name)
+        if path is None:
+            return io.BytesIO(self.store.get(name))
         try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    meta=np.frombuffer(meta.encode(), dtype=np.uint8),
-                    tickers=np.asarray(era.tickers, dtype=np.str_),
-                    features=np.ascontiguousarray(era.features, dtype=np.float32),
-                    targets=np.ascontiguousarray(era.targets, dtype=np.float32),
-                )
-            os.replace(tmp, self.path(date))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            return path.open("rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"no cached era {name!r}") from None

@@ -32,6 +32,7 @@ __all__ = [
     "ExampleModel",
     "fit_example_model",
     "predict_file",
+    "ridge_benchmark",
     "write_example_predictions",
 ]
 
@@ -102,6 +103,20 @@ def fit_example_model(
         raise InvalidInputError(f"{public / 'train.parquet'} has no rows with a target")
     weights = np.asarray(np.linalg.solve(xtx + ridge * rows * np.eye(k), xty), dtype=np.float64)
     return ExampleModel(tuple(names), weights)
+
+
+def ridge_benchmark(public: Path, *, penalty: float = 0.1) -> pd.Series:
+    """A benchmark model from a round's public files alone: the example model on the
+    ``small`` feature set (all features when the round has none), with penalty
+    ``penalty × rows``, fitted on the train file and applied to the live rows. Returns
+    predictions indexed by live id, in file order."""
+    sets = json.loads((public / "features.json").read_text())["feature_sets"]
+    model = fit_example_model(
+        public, feature_set="small" if sets.get("small") else "all", ridge=penalty
+    )
+    live = pq.read_table(public / "live.parquet", columns=["id", *model.features])
+    ids = pd.Index([str(i) for i in live.column("id").to_pylist()], name="id")
+    return pd.Series(model.predict(live), index=ids, name="prediction")
 
 
 def predict_file(model: ExampleModel, path: str | Path) -> pd.DataFrame:

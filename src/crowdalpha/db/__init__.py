@@ -16,7 +16,13 @@ from crowdalpha.db.engine import (
     transact,
     unit_of_work,
 )
-from crowdalpha.db.migrate import current_revision, head_revision, require_current, upgrade
+from crowdalpha.db.migrate import (
+    current_revision,
+    downgrade,
+    head_revision,
+    require_current,
+    upgrade,
+)
 from crowdalpha.db.types import Amount, UtcDateTime
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "UtcDateTime",
     "create_database_engine",
     "current_revision",
+    "downgrade",
     "head_revision",
     "is_postgresql",
     "is_sqlite",

@@ -7,6 +7,7 @@ Alembic's own commands (``revision --autogenerate``, ``downgrade``…) the packa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +21,7 @@ from crowdalpha.errors import ConflictError
 __all__ = [
     "alembic_config",
     "current_revision",
+    "downgrade",
     "head_revision",
     "require_current",
     "upgrade",
@@ -39,8 +41,46 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to ``revision`` in one transaction."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    _migrate(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` in one transaction (for operators rolling back
+    a release; refused where data of the newer schema cannot be expressed in the older)."""
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[Config], None]) -> None:
+    """Run ``step`` in one transaction. On SQLite, foreign keys are off meanwhile: SQLite
+    alters a table by copying it, and a copy of a table others refer to would otherwise
+    trip their constraints halfway (the procedure SQLite's documentation prescribes); every
+    constraint is checked before the transaction commits."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                step(alembic_config(connection))
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise ConflictError(
+                            f"the migration would leave {len(broken)} broken reference(s), "
+                            f"e.g. in table {broken[0][0]}; nothing was changed",
+                            details={"tables": sorted({str(row[0]) for row in broken})},
+                        )
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    # On the driver's connection itself: outside any transaction (SQLite ignores the pragma
+    # inside one), and without SQLAlchemy beginning one for it.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -12,15 +12,16 @@ from crowdalpha.ledger.accounts import (
     REWARD_POOL,
     TREASURY,
     AccountKind,
+    escrow,
     kind_of,
     pending,
     stake,
     wallet,
 )
-from crowdalpha.ledger.amounts import DECIMALS, NMR, format_nmr, nmr, to_base_units
 from crowdalpha.ledger.check import LedgerCheckReport, check_ledger
 from crowdalpha.ledger.interface import Entry, Ledger, LedgerOperations, Posting, Supply
 from crowdalpha.ledger.sql import SqlLedger, entry_fingerprint
+from crowdalpha.units import DECIMALS, NMR, display_nmr, format_nmr, nmr, to_base_units
 
 __all__ = [
     "BURNED",
@@ -39,7 +40,9 @@ __all__ = [
     "SqlLedger",
     "Supply",
     "check_ledger",
+    "display_nmr",
     "entry_fingerprint",
+    "escrow",
     "format_nmr",
     "kind_of",
     "nmr",

@@ -13,6 +13,8 @@ account          holds                                     balance rule
 ``wallet:<id>``  a participant account's free NMR          never negative
 ``stake:<id>``   a model's stake                           never negative
 ``pending:<id>`` a model's pending stake releases          never negative
+``escrow:<id>``  NMR locked for a purpose (a proposal's       never negative
+                 deposit), until returned or burned
 =============== ========================================= ===============================
 
 Every entry balances, so all balances sum to zero, and the supply identity
@@ -33,6 +35,7 @@ __all__ = [
     "REWARD_POOL",
     "TREASURY",
     "AccountKind",
+    "escrow",
     "kind_of",
     "pending",
     "stake",
@@ -49,6 +52,7 @@ class AccountKind(StrEnum):
     WALLET = "wallet"
     STAKE = "stake"
     PENDING = "pending"
+    ESCROW = "escrow"
 
 
 MINTED = AccountKind.MINTED.value
@@ -58,7 +62,7 @@ TREASURY = AccountKind.TREASURY.value
 REWARD_POOL = AccountKind.REWARD_POOL.value
 
 _SINGLETONS = {MINTED, BURNED, EXTERNAL, TREASURY, REWARD_POOL}
-_OWNED = {AccountKind.WALLET, AccountKind.STAKE, AccountKind.PENDING}
+_OWNED = {AccountKind.WALLET, AccountKind.STAKE, AccountKind.PENDING, AccountKind.ESCROW}
 
 
 def wallet(account_id: int) -> str:
@@ -74,6 +78,12 @@ def stake(model_id: int) -> str:
 def pending(model_id: int) -> str:
     """The pending-release account of model ``model_id``."""
     return f"pending:{int(model_id)}"
+
+
+def escrow(number: int) -> str:
+    """Escrow account ``number``: NMR locked until it is returned or burned (e.g. the
+    deposit of governance proposal ``number``)."""
+    return f"escrow:{int(number)}"
 
 
 def kind_of(account: str) -> AccountKind:

@@ -1,7 +1,9 @@
 """The one ledger interface the rest of crowdalpha uses.
 
-A backend implements four primitives — :meth:`Ledger.post`, :meth:`Ledger.balances`,
-:meth:`Ledger.supply` and :meth:`Ledger.history` — and inherits every named operation
+A backend implements its primitives — :meth:`Ledger.post`, :meth:`Ledger.balances`,
+:meth:`Ledger.supply`, :meth:`Ledger.history`, and the snapshot reads
+:meth:`Ledger.snapshot`, :meth:`Ledger.balances_at` and :meth:`Ledger.holdings_at` — and
+inherits every named operation
 (transfer, mint, burn, deposit, withdraw) from :class:`LedgerOperations`, which turns each
 into a balanced entry. :class:`~crowdalpha.ledger.sql.SqlLedger` keeps the books in the
 database; a backend that settles on an EVM chain (an ERC-20 token and a staking contract)
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crowdalpha.errors import InvalidAmountError
-from crowdalpha.ledger.accounts import BURNED, EXTERNAL, MINTED
+from crowdalpha.ledger.accounts import BURNED, EXTERNAL, MINTED, AccountKind
 
 __all__ = ["Entry", "Ledger", "LedgerOperations", "Posting", "Supply"]
 
@@ -89,6 +91,23 @@ class Ledger(ABC):
     @abstractmethod
     def entry_for_key(self, key: str) -> Entry | None:
         """The entry recorded under an idempotency key, if any."""
+
+    # -- snapshots: the books as of one entry -------------------------------------------
+
+    @abstractmethod
+    def snapshot(self) -> int:
+        """The id of the newest entry (0: none yet), with the books held still until the
+        caller's transaction ends, so that no entry can ever appear at or below it: the
+        ledger "as of" this id is fixed for good (what :meth:`balances_at` reads)."""
+
+    @abstractmethod
+    def balances_at(self, accounts: Iterable[str], snapshot: int) -> dict[str, int]:
+        """Balances as of entry ``snapshot`` (the sum of postings of entries ≤ it)."""
+
+    @abstractmethod
+    def holdings_at(self, kinds: Iterable[AccountKind], snapshot: int) -> dict[str, int]:
+        """Every account of the given owned kinds (``wallet``, ``stake``…) with a non-zero
+        balance as of ``snapshot``."""
 
 
 class LedgerOperations(Ledger, ABC):

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -188,6 +188,49 @@ class SqlLedger(LedgerOperations):
     def entry_for_key(self, key: str) -> Entry | None:
         row = self.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
         return None if row is None else _to_entry(row)
+
+    def snapshot(self) -> int:
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Entry ids come from a sequence: a transaction that took a lower id may still
+            # commit after a higher one. This lock waits for every writer of entries to
+            # finish and keeps new ones out until our transaction ends, so nothing can
+            # appear at or below the id read here. (SQLite runs one writer at a time.)
+            self.session.execute(text("LOCK TABLE ledger_entries IN SHARE ROW EXCLUSIVE MODE"))
+        newest = self.session.scalar(select(func.max(LedgerEntry.id)))
+        return int(newest or 0)
+
+    def balances_at(self, accounts: Iterable[str], snapshot: int) -> dict[str, int]:
+        names = list(dict.fromkeys(accounts))
+        for name in names:
+            kind_of(name)
+        found: dict[str, int] = defaultdict(int)
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start : start + _CHUNK]
+            rows = self.session.execute(
+                select(LedgerPosting.account, LedgerPosting.amount).where(
+                    LedgerPosting.account.in_(chunk), LedgerPosting.entry_id <= snapshot
+                )
+            )
+            for account, amount in rows:  # summed in Python: SQLite stores amounts as text
+                found[account] += amount
+        return {name: found[name] for name in names}
+
+    def holdings_at(self, kinds: Iterable[AccountKind], snapshot: int) -> dict[str, int]:
+        prefixes = [f"{AccountKind(k).value}:" for k in kinds]
+        if not prefixes:
+            return {}
+        rows = self.session.execute(
+            select(LedgerPosting.account, LedgerPosting.amount)
+            .where(
+                LedgerPosting.entry_id <= snapshot,
+                or_(*(LedgerPosting.account.startswith(p, autoescape=True) for p in prefixes)),
+            )
+            .execution_options(yield_per=10_000)
+        )
+        sums: dict[str, int] = defaultdict(int)
+        for account, amount in rows:
+            sums[account] += amount
+        return {account: total for account, total in sums.items() if total != 0}
 
     # -- internals ----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Daily prices in long format: the one frame every later stage reads.
 
 A *price frame* has one row per (date, ticker) — ``date``, ``ticker``, ``close`` always;
-``open``, ``high``, ``low``, ``volume``, ``sector`` and ``market_cap`` when known — sorted by
+``open``, ``high``, ``low``, ``volume``, ``sector``, ``market_cap`` and ``country`` (an ISO
+3166 alpha-2 code, "" where unknown) when known — sorted by
 date then ticker, with positive prices and no duplicated (date, ticker). It is checked once,
 on the way in (:func:`validate_prices`, :func:`load_prices`, :func:`append_prices`), so the
 stages after it never check again. Operators' files and the simulator both produce it.
@@ -37,9 +38,20 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS = ("date", "ticker", "close")
-OPTIONAL_COLUMNS = ("open", "high", "low", "volume", "sector", "market_cap")
+OPTIONAL_COLUMNS = ("open", "high", "low", "volume", "sector", "market_cap", "country")
 #: Every column a price frame may hold, in the order it holds them.
-COLUMNS = ("date", "ticker", "open", "high", "low", "close", "volume", "sector", "market_cap")
+COLUMNS = (
+    "date",
+    "ticker",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "sector",
+    "market_cap",
+    "country",
+)
 PRICE_COLUMNS = ("open", "high", "low", "close")
 #: Calendar days allowed between two consecutive trading days (long weekends, holidays).
 DEFAULT_MAX_GAP_DAYS = 7
@@ -64,13 +76,15 @@ def validate_prices(
 
     Column names are matched case-insensitively. Returns a new frame with the known columns
     in canonical order and types (``date`` as datetime64, ``ticker`` as str, prices, volume
-    and market cap as float64, ``sector`` as str), sorted by (date, ticker), on a fresh
-    RangeIndex; other columns are dropped.
+    and market cap as float64, ``sector`` as str, ``country`` as an upper-case two-letter
+    code or "" where empty), sorted by (date, ticker), on a fresh RangeIndex; other columns
+    are dropped.
 
     Raises a :class:`~crowdalpha.errors.MarketDataError` subclass, naming the rows at fault,
     for: a missing required column; a date that cannot be parsed; an empty ticker; a price
     that is not a positive number; a negative volume or market cap; a high below the low;
-    a (date, ticker) that appears twice; rows not in date order (unless ``sort=True``); or
+    a country that is not two letters; a (date, ticker) that appears twice; rows not in
+    date order (unless ``sort=True``); or
     two consecutive trading days more than ``max_gap_days`` calendar days apart.
     """
     if not isinstance(frame, pd.DataFrame):
@@ -97,6 +111,8 @@ def validate_prices(
             out[col] = _non_negative(df[col], col, out)
         elif col == "sector":
             out[col] = df[col].astype("string").fillna("unknown").astype(str).to_numpy()
+        elif col == "country":
+            out[col] = _countries(df[col])
     if "high" in out and "low" in out:
         bad = out["high"] < out["low"]
         if bad.any():
@@ -145,6 +161,18 @@ def _tickers(col: pd.Series) -> np.ndarray:
         rows = _examples(np.flatnonzero(empty.to_numpy()))
         raise MarketDataError(f"the ticker column is empty on row(s) {rows}")
     return np.asarray(as_str.astype(str).to_numpy(), dtype=object)
+
+
+def _countries(col: pd.Series) -> np.ndarray:
+    codes = col.astype("string").str.strip().str.upper().fillna("")
+    bad = (codes != "") & ~codes.str.fullmatch(r"[A-Z]{2}").fillna(False)
+    if bad.any():
+        raise MarketDataError(
+            f"the country column holds values that are not two-letter ISO 3166 codes "
+            f"(such as US, JP, GB), e.g. {_examples(col[bad.to_numpy()].unique())}",
+            details={"column": "country", "rows": int(bad.sum())},
+        )
+    return np.asarray(codes.astype(str).to_numpy(), dtype=object)
 
 
 def _numeric(col: pd.Series, name: str) -> np.ndarray:

@@ -8,6 +8,7 @@ from crowdalpha.payouts.policies import (
     payout,
     payout_factor,
     tiered_payout,
+    weighted_payout,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "payout",
     "payout_factor",
     "tiered_payout",
+    "weighted_payout",
 ]

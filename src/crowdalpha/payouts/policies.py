@@ -11,6 +11,10 @@ burns a base unit more, than the formula gives.
     payout = stake × clip(payout_factor × (corr_mult × CORR + mmc_mult × MMC), −clip, +clip)
     payout_factor = min(1, threshold / total_stake_at_risk)
 
+is one case of the ``weighted`` payout, which any competition's round configuration can
+name: ``stake × clip(payout_factor × Σ multiplier × score, −clip, +clip)`` over the scores
+the round pays on (Signals today: ``0.3 × ALPHA + 0.8 × MPC``, clip 0.017).
+
 ``tiered`` (the article's table)::
 
     CORR > 0.05          +2.5 × stake
@@ -25,6 +29,7 @@ burns a base unit more, than the formula gives.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal, localcontext
 from typing import Literal
@@ -39,6 +44,7 @@ __all__ = [
     "payout",
     "payout_factor",
     "tiered_payout",
+    "weighted_payout",
 ]
 
 POLICIES = ("numerai", "tiered")
@@ -68,11 +74,16 @@ def _decimal(text: str | int | Decimal, name: str) -> Decimal:
 
 @dataclass(frozen=True)
 class PayoutRules:
-    """A round's payout configuration, fixed when it opens (decimals as exact strings)."""
+    """A round's payout configuration, fixed when it opens (decimals as exact strings).
+
+    ``mpc_multiplier``: the weight of MPC, each model's contribution to the meta model's
+    portfolio, in the payout (0 by default: MPC is then informational only).
+    """
 
     policy: PolicyName = "numerai"
     corr_multiplier: str = "0.5"
     mmc_multiplier: str = "2.0"
+    mpc_multiplier: str = "0"
     clip: str = "0.05"
     threshold: int = 72_000 * 10**18
 
@@ -83,6 +94,7 @@ class PayoutRules:
             )
         _decimal(self.corr_multiplier, "corr_multiplier")
         _decimal(self.mmc_multiplier, "mmc_multiplier")
+        _decimal(self.mpc_multiplier, "mpc_multiplier")
         if _decimal(self.clip, "clip") < 0:
             raise InvalidParameterError(f"clip must be ≥ 0, got {self.clip}")
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
@@ -110,17 +122,37 @@ def _truncate(value: Decimal) -> int:
         return int(value.to_integral_value(rounding=ROUND_DOWN))
 
 
+def weighted_payout(
+    stake: int,
+    scores: Mapping[str, float],
+    multipliers: Mapping[str, str | Decimal],
+    *,
+    factor: Decimal,
+    clip: str | Decimal,
+) -> int:
+    """``stake × clip(factor × Σ multiplier × score, −clip, +clip)`` (signed base units),
+    over the scores named in ``multipliers`` (each one must be in ``scores``)."""
+    with localcontext(_CONTEXT):
+        total = Decimal(0)
+        for name, multiplier in multipliers.items():
+            if name not in scores:
+                raise InvalidParameterError(f"the payout needs the {name} score")
+            total += _decimal(multiplier, f"{name} multiplier") * _score(scores[name], name.upper())
+        bound = _decimal(clip, "clip")
+        return _truncate(Decimal(stake) * max(-bound, min(bound, factor * total)))
+
+
 def numerai_payout(
     stake: int, corr: float, mmc: float, *, factor: Decimal, rules: PayoutRules
 ) -> int:
     """The ``numerai`` policy for one model (signed base units)."""
-    with localcontext(_CONTEXT):
-        raw = factor * (
-            Decimal(rules.corr_multiplier) * _score(corr, "CORR")
-            + Decimal(rules.mmc_multiplier) * _score(mmc, "MMC")
-        )
-        clip = Decimal(rules.clip)
-        return _truncate(Decimal(stake) * max(-clip, min(clip, raw)))
+    return weighted_payout(
+        stake,
+        {"corr": corr, "mmc": mmc},
+        {"corr": rules.corr_multiplier, "mmc": rules.mmc_multiplier},
+        factor=factor,
+        clip=rules.clip,
+    )
 
 
 def tiered_payout(stake: int, corr: float) -> int:

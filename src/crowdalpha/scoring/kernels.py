@@ -100,7 +100,7 @@ class Segments:
     def dot(self, x: FloatArray, v: FloatArray) -> FloatArray:
         """Per-era sums of ``x * v`` for ``x`` ``(k, n)`` and ``v`` ``(n,)``: ``(k, n_eras)``."""
         if self.n_eras == 1:
-            return np.asarray((x @ v)[:, None], dtype=np.float64)
+            return matvec(x, v)[:, None]
         return self.sum(x * v)
 
     def mean(self, x: FloatArray) -> FloatArray:
@@ -116,6 +116,16 @@ class Segments:
         """The segments of the columns that ``keep`` selects (every era must keep a row)."""
         counts = np.add.reduceat(keep.astype(np.int64), self.starts[:-1])
         return Segments.from_lengths(counts)
+
+
+def matvec(x: np.ndarray, v: np.ndarray) -> FloatArray:
+    """``x @ v`` on one BLAS thread, so that every row's sum is formed the same way however
+    many rows there are: a threaded product splits the rows where their number says, and
+    the rows at a split's edge take another code path (other rounding). A submission's
+    scores then never depend on which other submissions share the call — what lets a round
+    be scored in column blocks (:mod:`crowdalpha.scoring.blocks`) with the same bits."""
+    with _blas_threads(1):
+        return np.asarray(x @ v, dtype=np.float64)
 
 
 def _map_rows(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -160,21 +170,30 @@ def _tie_runs(sorted_x: FloatArray, seg: Segments) -> IntArray:
     """Twice the average 1-based rank of every sorted value (sorted within eras).
 
     A run of equal values at sorted positions ``a..b`` of an era gets the average rank
-    ``(a + b) / 2 + 1``; twice that is the integer ``a + b + 2``.
+    ``(a + b) / 2 + 1``; twice that is the integer ``a + b + 2``. Every position finds its
+    run's first column (a running maximum of the run starts) and last column (a running
+    minimum, from the right, of the run ends); no run spans two rows or eras. Integer
+    arithmetic throughout: the same numbers however the runs are found.
     """
     k, n = sorted_x.shape
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=np.int64)
     new_run = np.empty((k, n), dtype=bool)
     new_run[:, 0] = True
     np.not_equal(sorted_x[:, 1:], sorted_x[:, :-1], out=new_run[:, 1:])
     new_run[:, seg.starts[1:-1]] = True
-    pos = np.arange(n, dtype=np.int64)
-    run_start = np.where(new_run, pos, 0)
-    np.maximum.accumulate(run_start, axis=1, out=run_start)
-    run_end = np.empty((k, n), dtype=np.int64)
-    run_end[:, :-1] = np.where(new_run[:, 1:], pos[:-1], n)
-    run_end[:, -1] = n - 1
-    run_end = np.minimum.accumulate(run_end[:, ::-1], axis=1)[:, ::-1]
-    return np.asarray(run_start + run_end - 2 * seg.first_col + 2, dtype=np.int64)
+    col = np.arange(n, dtype=np.int64)
+    first = np.where(new_run, col, 0)
+    np.maximum.accumulate(first, axis=1, out=first)
+    last_of_run = np.empty((k, n), dtype=bool)
+    last_of_run[:, -1] = True
+    last_of_run[:, :-1] = new_run[:, 1:]
+    del new_run
+    last = np.minimum.accumulate(np.where(last_of_run, col, n)[:, ::-1], axis=1)[:, ::-1]
+    # a + b + 2 relative to the era's first column
+    first += last
+    first += 2 - 2 * seg.first_col
+    return first
 
 
 def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
@@ -246,6 +265,11 @@ class RankCodes:
     def gaussian(self) -> FloatArray:
         """Gaussianized ranks, ``(k, n)``."""
         return self.transform(ndtri)
+
+    @cached_property
+    def gaussian_pow15(self) -> FloatArray:
+        """``pow15`` of the Gaussianized ranks (CORR's transform), ``(k, n)``."""
+        return self.transform(gaussian_pow15)
 
 
 def ndtri(x: FloatArray) -> FloatArray:
@@ -501,11 +525,11 @@ def _neutralize_block(
     resid = x - x.mean(axis=1, keepdims=True)
     beta = solve(resid @ f64)  # centred x makes xᵀF equal xᵀ(F − mean)
     resid -= beta @ f64.T
-    resid += (beta @ means)[:, None]
+    resid += matvec(beta, means)[:, None]
     if rcond < _GRAM_RCOND_REFINE:
         correction = solve(resid @ f64 - np.outer(resid.sum(axis=1), means))
         resid -= correction @ f64.T
-        resid += (correction @ means)[:, None]
+        resid += matvec(correction, means)[:, None]
     if proportion == 1.0:
         return np.asarray(resid, dtype=np.float64)
     return np.asarray(x - proportion * (x - resid), dtype=np.float64)

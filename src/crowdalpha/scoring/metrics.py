@@ -29,7 +29,7 @@ pair's rank step. Real data practically never holds such rows.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -368,8 +368,8 @@ def _guard_power(
     ).copy()
     tied = np.flatnonzero(rc.has_ties)
     if tied.size:
-        g = rc.gaussian[tied]
-        bad[tied] = kernels.power_distorts(kernels.pow15(g), g, seg)
+        # pow15 of the Gaussians, from the table of possible ranks (bit-identical)
+        bad[tied] = kernels.power_distorts(rc.gaussian_pow15[tied], rc.gaussian[tied], seg)
     if bad.any():
         col, era = (int(i) for i in np.argwhere(bad)[0])
         _raise_degenerate(f"predictions column {columns[col]!r}", seg, era, eras)
@@ -404,7 +404,7 @@ def _corr_core(
     tb = _check_top_bottom(top_bottom, int(seg.lengths.min()))
     rc = kernels.rank_codes(p, seg) if rc is None else rc
     _guard_power(rc, seg, columns, eras)
-    p15 = rc.transform(kernels.gaussian_pow15)
+    p15 = rc.gaussian_pow15
     if target_pow15:
         t = kernels.pow15(t_centered)
         bad = kernels.power_distorts(t, t_centered, seg)[0]
@@ -657,30 +657,17 @@ def score_round(
     ratio = _check_ratio(max_filtered_index_ratio)
     meta: pd.Series | None = None
     rc_all: kernels.RankCodes | None = None
-    if stakes is not None:
-        st = _as_series(stakes, "stakes")
-        missing = st.index.difference(preds.columns)
-        if len(missing):
-            raise IndexMismatchError(
-                f"stakes name models that have no predictions column: {missing[:5].tolist()}",
-                details={"missing": [str(m) for m in missing[:20]]},
+    staked = None if stakes is None else staked_columns(preds.columns, stakes)
+    if staked is not None:
+        columns, w = staked
+        p_all, p_ids = _rows_ids(preds, "predictions")
+        if not p_ids.valid.all():
+            raise MissingValuesError(
+                "the meta model needs every staked prediction; some rows hold NaN"
             )
-        weights = _float_values(st, "stakes")
-        if not np.isfinite(weights).all() or (weights < 0).any():
-            raise InvalidParameterError("stakes must be finite and not negative")
-        positive = weights > 0
-        if positive.any():
-            p_all, p_ids = _rows_ids(preds, "predictions")
-            if not p_ids.valid.all():
-                raise MissingValuesError(
-                    "the meta model needs every staked prediction; some rows hold NaN"
-                )
-            rc_all = kernels.rank_codes(p_all, Segments.single(len(preds)))
-            columns = preds.columns.get_indexer(st.index[positive])
-            w = weights[positive] / weights[positive].sum()
-            combined = pd.Series(w @ rc_all.gaussian[columns])
-            ranked = (combined.rank(method="average") - 0.5) / combined.count()
-            meta = pd.Series(ranked.to_numpy(), index=preds.index, name=META_MODEL_NAME)
+        rc_all = kernels.rank_codes(p_all, Segments.single(len(preds)))
+        total = add_in_order(meta_partial_sums(rc_all.gaussian, columns, w), len(preds))
+        meta = meta_model_of(total, preds.index)
     scores = _score_columns(
         preds,
         _as_series(targets, "targets"),
@@ -691,6 +678,56 @@ def score_round(
         rc_all=rc_all,
     )
     return RoundScores(scores=scores, meta_model=meta)
+
+
+#: The meta model adds its weighted columns in partial sums of this many columns each,
+#: added in order: the one summation order that :func:`score_round` and the block-wise
+#: resolution (:mod:`crowdalpha.scoring.blocks`) share, so both give the same bits.
+META_CHUNK = 256
+
+
+def staked_columns(columns: pd.Index, stakes: pd.Series) -> tuple[IntArray, FloatArray] | None:
+    """The positions in ``columns`` of the staked models, in ``stakes``' order, and their
+    weights (stakes over their sum); None when nothing is staked."""
+    st = _as_series(stakes, "stakes")
+    missing = st.index.difference(columns)
+    if len(missing):
+        raise IndexMismatchError(
+            f"stakes name models that have no predictions column: {missing[:5].tolist()}",
+            details={"missing": [str(m) for m in missing[:20]]},
+        )
+    weights = _float_values(st, "stakes")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise InvalidParameterError("stakes must be finite and not negative")
+    positive = weights > 0
+    if not positive.any():
+        return None
+    positions = np.asarray(columns.get_indexer(st.index[positive]), dtype=np.int64)
+    return positions, weights[positive] / weights[positive].sum()
+
+
+def meta_partial_sums(g: FloatArray, rows: IntArray, weights: FloatArray) -> list[FloatArray]:
+    """``weights @ g[rows]`` as partial sums over consecutive chunks of :data:`META_CHUNK`
+    rows (``g``: Gaussianized ranks, one submission per row)."""
+    return [
+        kernels.matvec(weights[s : s + META_CHUNK], g[rows[s : s + META_CHUNK]])
+        for s in range(0, len(rows), META_CHUNK)
+    ]
+
+
+def add_in_order(parts: Iterable[FloatArray], n: int) -> FloatArray:
+    """The sum of ``(n,)`` partial sums, added left to right."""
+    total = np.zeros(n, dtype=np.float64)
+    for part in parts:
+        total += part
+    return total
+
+
+def meta_model_of(combined: FloatArray, index: pd.Index) -> pd.Series:
+    """The meta model from the stake-weighted sum of Gaussianized ranks: its tie-kept rank."""
+    values = pd.Series(combined)
+    ranked = (values.rank(method="average") - 0.5) / values.count()
+    return pd.Series(ranked.to_numpy(), index=index, name=META_MODEL_NAME)
 
 
 def _score_columns(

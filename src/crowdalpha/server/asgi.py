@@ -15,7 +15,7 @@ import os
 
 from fastapi import FastAPI
 
-from crowdalpha.runtime import open_tournament
+from crowdalpha.runtime import open_chain, open_tournament
 from crowdalpha.server.app import create_app
 from crowdalpha.settings import Settings
 
@@ -40,4 +40,6 @@ def _claim_clock(settings: Settings) -> bool:
 def app_from_environment() -> FastAPI:
     settings = Settings()
     tournament = open_tournament(settings)
-    return create_app(tournament, settings, background=_claim_clock(settings))
+    return create_app(
+        tournament, settings, background=_claim_clock(settings), chain=open_chain(tournament)
+    )

@@ -8,11 +8,13 @@ expects (it raises ``ValueError(message)``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crowdalpha.errors import (
@@ -22,12 +24,17 @@ from crowdalpha.errors import (
     InvalidInputError,
     LimitExceededError,
     NotFoundError,
+    NotSupportedError,
     PermissionDeniedError,
+    ServiceUnavailableError,
     StakeLimitError,
+    StorageWriteError,
     SubmissionFileError,
 )
 
 __all__ = ["error_body", "graphql_error", "http_status", "install_error_handlers"]
+
+log = logging.getLogger("crowdalpha.server")
 
 _STATUS: tuple[tuple[type[CrowdAlphaError], int], ...] = (
     (StakeLimitError, 409),  # a configured risk limit: retrying will not help
@@ -37,6 +44,9 @@ _STATUS: tuple[tuple[type[CrowdAlphaError], int], ...] = (
     (ConflictError, 409),
     (LimitExceededError, 429),
     (InvalidInputError, 422),
+    (StorageWriteError, 507),  # the file store is full or read-only: the operator acts
+    (ServiceUnavailableError, 503),
+    (NotSupportedError, 501),
 )
 
 
@@ -98,6 +108,24 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+            return await unexpected(request, exc)
+        # the connection died (the database restarted, a backend was terminated): the
+        # transaction rolled back with it, the pool replaces the connection, and a retry
+        # (with the same Idempotency-Key) is safe
+        log.warning("the database connection failed during a request", exc_info=exc)
+        return JSONResponse(
+            error_body(
+                "service_unavailable",
+                "the database did not answer; nothing was changed — retry in a moment",
+                {"service": "database", "retryable": True},
+            ),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse(
             error_body("internal_error", "the server failed; the operator's log has the details"),
@@ -107,4 +135,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CrowdAlphaError, crowdalpha_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(Exception, unexpected)

@@ -20,6 +20,8 @@ The kinds (``BOT_KINDS``):
   on live rounds; ``random`` — uniform random predictions;
 - ``copy`` — submits another bot's predictions unchanged (the first ``good`` bot's);
 - ``anti`` — the signal upside down (CORR ≈ −0.06);
+- ``trained`` — no given skill: a ridge or LightGBM model fitted on each round's published
+  train data (:mod:`crowdalpha.simulation.trained`; pipeline sources only);
 - ``diversified`` — one account, three independent models of good-to-mediocre skill,
   splitting its NMR across them and respecting the account's stake limit, as the article
   recommends ("diversify your models", "set stake limits as a percentage of holdings").
@@ -35,6 +37,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -47,6 +50,7 @@ from crowdalpha.tournament import Tournament
 __all__ = [
     "BOT_KINDS",
     "DEFAULT_ROSTER",
+    "MARKET_NOISE_SCALE",
     "STAKING_POLICIES",
     "AntiModel",
     "Bot",
@@ -61,7 +65,7 @@ __all__ = [
     "predictions_csv",
 ]
 
-BOT_KINDS = ("good", "mediocre", "overfit", "random", "copy", "anti", "diversified")
+BOT_KINDS = ("good", "mediocre", "overfit", "random", "copy", "anti", "diversified", "trained")
 STAKING_POLICIES = ("fixed", "reinvest", "diversified")
 #: 40 bots (52 models): the roster ``crowdalpha simulate`` runs unless ``--bots`` says.
 DEFAULT_ROSTER: tuple[tuple[str, int], ...] = (
@@ -76,6 +80,10 @@ DEFAULT_ROSTER: tuple[tuple[str, int], ...] = (
 GOOD_NOISE = 5.0
 MEDIOCRE_NOISE = 12.0
 DIVERSIFIED_NOISES = (5.0, 8.0, 12.0)
+#: The noise scale (``make_bots(noise_scale=…)``) for a simulated market's alpha
+#: (:class:`~crowdalpha.tournament.simulated.SimulatedRoundData`), a weaker signal of its
+#: targets than the synthetic source's: good ≈ CORR 0.08, mediocre ≈ 0.04 on its defaults.
+MARKET_NOISE_SCALE = 0.2
 SMALL_GRANT = nmr(10)
 LARGE_GRANT = nmr(1000)
 
@@ -85,13 +93,17 @@ class RoundView:
     """What a bot sees of one era: the published live features (indexed by id, in the
     file's order) and, on the synthetic source, the hidden signal (its skill knob).
 
-    ``targets`` is set only for validation eras, where models are fitted and checked.
+    ``targets`` is set only for validation eras, where models are fitted and checked;
+    ``public`` is the folder of the round's published files (train, validation, live) on
+    the pipeline's sources, where trained models (:mod:`crowdalpha.simulation.trained`)
+    learn.
     """
 
     number: int
     features: pd.DataFrame
     signal: pd.Series | None = None
     targets: pd.Series | None = None
+    public: Path | None = None
 
     @property
     def ids(self) -> pd.Index:
@@ -311,15 +323,16 @@ class Bot:
                 wallet -= amount
 
 
-def parse_roster(text: str) -> tuple[tuple[str, int], ...]:
-    """``"good=6,random=4"`` → ``(("good", 6), ("random", 4))``."""
+def parse_roster(text: str, *, kinds: Sequence[str] = BOT_KINDS) -> tuple[tuple[str, int], ...]:
+    """``"good=6,random=4"`` → ``(("good", 6), ("random", 4))``; ``kinds``: those allowed
+    (Signals bots' for a Signals roster)."""
     roster: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         kind, sep, count = part.partition("=")
         kind = kind.strip().lower()
-        if kind not in BOT_KINDS:
+        if kind not in kinds:
             raise InvalidParameterError(
-                f"unknown bot kind {kind!r}; choose among {', '.join(BOT_KINDS)}"
+                f"unknown bot kind {kind!r}; choose among {', '.join(kinds)}"
             )
         try:
             number = int(count) if sep else 1
@@ -333,17 +346,21 @@ def parse_roster(text: str) -> tuple[tuple[str, int], ...]:
     return tuple((k, n) for k, n in roster.items() if n)
 
 
-def _predictor(kind: str, copy_source: str | None) -> Predictor:
+def _predictor(kind: str, copy_source: str | None, noise_scale: float, i: int) -> Predictor:
+    if kind == "trained":
+        from crowdalpha.simulation.trained import TRAINED_MODELS
+
+        return TRAINED_MODELS[i % len(TRAINED_MODELS)]
     if kind == "good":
-        return SignalModel(GOOD_NOISE, kind="good")
+        return SignalModel(GOOD_NOISE * noise_scale, kind="good")
     if kind == "mediocre":
-        return SignalModel(MEDIOCRE_NOISE, kind="mediocre")
+        return SignalModel(MEDIOCRE_NOISE * noise_scale, kind="mediocre")
     if kind == "overfit":
         return OverfitModel()
     if kind == "random":
         return RandomModel()
     if kind == "anti":
-        return AntiModel()
+        return AntiModel(GOOD_NOISE * noise_scale)
     if kind == "copy":
         if copy_source is None:
             raise InvalidParameterError("copy bots need another bot to copy")
@@ -351,8 +368,15 @@ def _predictor(kind: str, copy_source: str | None) -> Predictor:
     raise InvalidParameterError(f"unknown bot kind {kind!r}")
 
 
-def make_bots(roster: Sequence[tuple[str, int]], *, seed: int = 0) -> list[Bot]:
-    """The bots of a roster, in an order where every copied model predicts first."""
+def make_bots(
+    roster: Sequence[tuple[str, int]], *, seed: int = 0, noise_scale: float = 1.0
+) -> list[Bot]:
+    """The bots of a roster, in an order where every copied model predicts first.
+
+    ``noise_scale`` multiplies the skilled kinds' noise: a signal weaker than the synthetic
+    source's (such as a simulated market's alpha) needs less noise for the same skill."""
+    if not noise_scale > 0:
+        raise InvalidParameterError(f"noise_scale must be positive, not {noise_scale!r}")
     order = sorted(roster, key=lambda kv: kv[0] == "copy")
     bots: list[Bot] = []
     copy_source: str | None = None
@@ -361,7 +385,7 @@ def make_bots(roster: Sequence[tuple[str, int]], *, seed: int = 0) -> list[Bot]:
             name = f"{kind}_{i + 1:02d}"
             if kind == "diversified":
                 models: list[tuple[str, Predictor]] = [
-                    (f"{name}_m{j + 1}", SignalModel(noise, kind="diversified"))
+                    (f"{name}_m{j + 1}", SignalModel(noise * noise_scale, kind="diversified"))
                     for j, noise in enumerate(DIVERSIFIED_NOISES)
                 ]
                 bots.append(Bot(name, kind, "large", "diversified", LARGE_GRANT, models, seed))
@@ -372,6 +396,6 @@ def make_bots(roster: Sequence[tuple[str, int]], *, seed: int = 0) -> list[Bot]:
             size = "small" if i % 2 == 0 else "large"
             staking = "fixed" if (i // 2) % 2 == 0 else "reinvest"
             grant = SMALL_GRANT if size == "small" else LARGE_GRANT
-            predictor = _predictor(kind, copy_source)
+            predictor = _predictor(kind, copy_source, noise_scale, i)
             bots.append(Bot(name, kind, size, staking, grant, [(name, predictor)], seed))
     return bots

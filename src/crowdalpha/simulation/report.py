@@ -28,10 +28,21 @@ import pandas as pd
 
 from crowdalpha.ledger import NMR
 from crowdalpha.scoring import summarize
+from crowdalpha.simulation.governance_report import analyze_governance, governance_html
+from crowdalpha.simulation.signals_report import analyze_signals, signals_html
 
 __all__ = ["analyze", "render_html"]
 
-KIND_ORDER = ("good", "copy", "diversified", "mediocre", "overfit", "random", "anti")
+KIND_ORDER = (
+    "good",
+    "copy",
+    "diversified",
+    "trained",
+    "mediocre",
+    "overfit",
+    "random",
+    "anti",
+)
 
 
 def _nmr(units: int) -> float:
@@ -150,8 +161,8 @@ def _meta_model(record: Mapping[str, Any], selection_rounds: int) -> dict[str, A
 
     selection_means = table.reindex(chosen_rounds).mean()
     best_selected = str(selection_means.idxmax())
-    validation = record["validation"]
-    best_validation = max(validation, key=lambda n: validation[n])
+    validation = record["validation"]  # empty on sources without synthetic validation eras
+    best_validation = max(validation, key=lambda n: validation[n]) if validation else None
     eval_means = evaluation.mean().sort_values(kind="stable")
     median_model = str(eval_means.index[(len(eval_means) - 1) // 2])
     hindsight = str(eval_means.idxmax())
@@ -165,7 +176,9 @@ def _meta_model(record: Mapping[str, Any], selection_rounds: int) -> dict[str, A
         "best_on_selection_rounds": model_entry(
             best_selected, f"highest mean CORR over rounds 1–{k}" if k else "all rounds"
         ),
-        "best_on_validation": {
+        "best_on_validation": None
+        if best_validation is None
+        else {
             **model_entry(best_validation, "highest CORR on the validation eras"),
             "validation_corr": validation[best_validation],
         },
@@ -265,10 +278,13 @@ def _risk(record: Mapping[str, Any], skill: Mapping[str, Any], meta: Mapping[str
 
 
 def analyze(records: Sequence[Mapping[str, Any]], *, selection_rounds: int) -> dict[str, Any]:
-    """The four answers for every run (keyed by run label; risk rules keyed by policy)."""
+    """The four answers for every run (keyed by run label; risk rules keyed by policy), and
+    Signals' (``signals``) for the runs that had Signals beside Classic."""
     answers: dict[str, Any] = {"skill_pays": {}, "meta_model": {}, "supply": {}, "risk_rules": {}}
     for record in records:
         label = record["label"]
+        if record.get("signals"):  # (e), only for runs with Signals beside Classic
+            answers.setdefault("signals", {})[label] = analyze_signals(record["signals"])
         skill = _skill_pays(record)
         meta = _meta_model(record, selection_rounds)
         answers["skill_pays"][label] = skill
@@ -277,6 +293,9 @@ def analyze(records: Sequence[Mapping[str, Any]], *, selection_rounds: int) -> d
         policy_rules = answers["risk_rules"].setdefault(record["policy"], {})
         key = "with_limits" if record["share_limit"] else "without_limits"
         policy_rules[key] = _risk(record, skill, meta)
+    governance = analyze_governance(records)
+    if governance:
+        answers["governance"] = governance
     return answers
 
 
@@ -290,6 +309,7 @@ _COLORS = {
     "overfit": "#e08214",
     "random": "#878787",
     "anti": "#b2182b",
+    "trained": "#762a83",
 }
 
 
@@ -349,6 +369,8 @@ def _meta_chart(report: Mapping[str, Any]) -> str:
     )
     for ax, (label, answer) in zip(axes, meta.items(), strict=True):
         for key, name in parts:
+            if answer[key] is None:
+                continue
             values = np.asarray(answer[key]["per_round"], dtype=float)
             rounds = answer["evaluation_rounds"][: len(values)]
             ax.plot(rounds, np.cumsum(values), label=name)
@@ -466,6 +488,8 @@ def render_html(report: Mapping[str, Any]) -> str:
             ("best_in_hindsight", "best single model in hindsight"),
         ):
             v = answer[key]
+            if v is None:
+                continue
             rows.append(
                 [
                     html.escape(name),
@@ -560,6 +584,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         )
         + _risk_chart(report)
     )
+
+    sections.append(governance_html(answers.get("governance", {})))
+    sections.append(signals_html(answers.get("signals", {})))
 
     title = "crowdalpha economics report"
     settings = html.escape(

@@ -1,5 +1,8 @@
 """Running a whole tournament headless: a temp SQLite database, a manual clock, weekly
-rounds of :class:`~crowdalpha.tournament.SyntheticRoundData`, and bots.
+rounds of :class:`~crowdalpha.tournament.SyntheticRoundData` (``source="synthetic"``, fast)
+or of a simulated market through the real data pipeline
+(:class:`~crowdalpha.tournament.simulated.SimulatedRoundData`, ``source="simulated"``:
+train / validation / live files every round, so ``trained`` bots can learn), and bots.
 
 :func:`run_tournament` runs one configuration (:class:`RunSpec`) and keeps the tournament
 open for inspection; :func:`collect` turns it into a plain, JSON-ready record built from
@@ -10,6 +13,7 @@ callback (library code never prints).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import multiprocessing
 import queue
@@ -26,21 +30,35 @@ import pandas as pd
 
 from crowdalpha.db import create_database_engine, upgrade
 from crowdalpha.errors import InvalidParameterError, NotFoundError
+from crowdalpha.governance import Governance
 from crowdalpha.ledger import TREASURY
 from crowdalpha.metamodel import build_meta_model
 from crowdalpha.payouts import POLICIES, PayoutRules
 from crowdalpha.scoring import numerai_corr
-from crowdalpha.simulation.bots import DEFAULT_ROSTER, Bot, RoundView, make_bots
+from crowdalpha.simulation.bots import (
+    DEFAULT_ROSTER,
+    MARKET_NOISE_SCALE,
+    Bot,
+    RoundView,
+    make_bots,
+)
+from crowdalpha.simulation.governance_bots import Electorate
+from crowdalpha.simulation.signals_bots import SignalsBot, make_signals_bots
+from crowdalpha.simulation.signals_run import collect_signals, play_signals, signals_competition
 from crowdalpha.storage import FileStore
 from crowdalpha.tournament import (
     ManualClock,
+    Schedule,
     SyntheticRoundData,
     TickReport,
     Tournament,
     TournamentConfig,
 )
+from crowdalpha.tournament.signals_source import SignalsRoundData
+from crowdalpha.tournament.simulated import SimulatedRoundData
 
 __all__ = [
+    "SOURCES",
     "VALIDATION_ERA_BASE",
     "MemoryFileStore",
     "Progress",
@@ -56,6 +74,8 @@ __all__ = [
 Progress = Callable[[str, int, int], None]
 #: Validation eras are synthetic eras numbered from here (never a live round's number).
 VALIDATION_ERA_BASE = 900_000
+#: Where a simulated tournament's rounds come from.
+SOURCES = ("synthetic", "simulated")
 
 
 @dataclass(frozen=True)
@@ -71,14 +91,32 @@ class RunSpec:
     n_features: int = 12
     share_limit: str | None = None
     validation_eras: int = 4
+    #: ``synthetic`` (``rows`` live rows) or ``simulated`` (a market of ``stocks`` stocks).
+    source: str = "synthetic"
+    stocks: int = 300
+    #: Bots propose and vote on payout rules (:mod:`crowdalpha.simulation.governance_bots`).
+    governance: bool = False
+    #: Signals bots per kind (:data:`~crowdalpha.simulation.signals_bots.SIGNALS_BOT_KINDS`)
+    #: playing Signals beside Classic; empty: Classic only. Needs the simulated source.
+    signals: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise InvalidParameterError(f"unknown payout policy {self.policy!r}")
+        if self.source not in SOURCES:
+            raise InvalidParameterError(
+                f"unknown source {self.source!r}; choose among {', '.join(SOURCES)}"
+            )
         if self.rounds < 1:
             raise InvalidParameterError("a simulation needs at least one round")
         if self.rows < 50:
             raise InvalidParameterError("rounds need at least 50 rows")
+        if self.signals and self.source != "simulated":
+            raise InvalidParameterError(
+                "Signals needs a market to build its data from: use the simulated source "
+                "(--source simulated)",
+                details={"source": self.source},
+            )
 
 
 class MemoryFileStore(FileStore):
@@ -125,27 +163,45 @@ class TournamentRun:
 
     spec: RunSpec
     tournament: Tournament
-    data: SyntheticRoundData
+    data: SyntheticRoundData | SimulatedRoundData
     bots: list[Bot]
     predictions: dict[int, pd.DataFrame] = field(default_factory=dict)
     validation: dict[str, float] = field(default_factory=dict)
     supply: list[dict[str, Any]] = field(default_factory=list)
     resolutions: list[dict[str, Any]] = field(default_factory=list)
     elapsed_s: float = 0.0
+    electorate: Electorate | None = None
+    signals_bots: list[SignalsBot] = field(default_factory=list)
+    signals_source: SignalsRoundData | None = None
+    signals_resolutions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _live_view(t: Tournament, data: SyntheticRoundData, number: int) -> RoundView:
-    """What participants download: the round's published live features."""
+def _live_view(
+    t: Tournament, data: SyntheticRoundData | SimulatedRoundData, number: int
+) -> RoundView:
+    """What participants download: the round's published live features (and, on the
+    simulated market, the folder of its train / validation files)."""
     live = pd.read_parquet(io.BytesIO(t.store.get(t.dataset_key(number, "live.parquet"))))
     features = live[[c for c in live.columns if c.startswith("feature_")]]
-    return RoundView(number, features, signal=data.skill_signal(number))
+    public = data.pipeline.public_dir(number) if isinstance(data, SimulatedRoundData) else None
+    return RoundView(number, features, signal=data.skill_signal(number), public=public)
 
 
-def final_targets(data: SyntheticRoundData, number: int, ids: Sequence[str]) -> pd.Series:
+def final_targets(
+    data: SyntheticRoundData | SimulatedRoundData,
+    number: int,
+    ids: Sequence[str],
+    schedule: Schedule | None = None,
+) -> pd.Series:
     """The era's final targets, as the tournament resolves with them."""
-    closes = datetime(2000, 1, 1, tzinfo=UTC)
-    outcome = data.outcome(number, ids, closes_at=closes, now=closes + data.resolution_delay)
-    if outcome is None or not outcome.final:  # pragma: no cover - the source is synthetic
+    if isinstance(data, SimulatedRoundData):
+        when = schedule or data.schedule
+        closes, now = when.closes(number), when.resolves(number) + timedelta(days=7)
+    else:
+        closes = datetime(2000, 1, 1, tzinfo=UTC)
+        now = closes + data.resolution_delay
+    outcome = data.outcome(number, ids, closes_at=closes, now=now)
+    if outcome is None or not outcome.final:  # pragma: no cover - resolved rounds have them
         raise InvalidParameterError(f"era {number} has no final targets")
     return outcome.targets
 
@@ -163,7 +219,10 @@ def _snapshot(t: Tournament, week: int) -> dict[str, Any]:
 
 
 def _validate(run: TournamentRun) -> None:
-    """Every model's CORR on validation eras (with targets in view, as when fitting)."""
+    """Every model's CORR on validation eras (with targets in view, as when fitting); the
+    synthetic source's only (the simulated market's validation is in each round's files)."""
+    if not isinstance(run.data, SyntheticRoundData):
+        return
     corrs: dict[str, list[float]] = {}
     for i in range(run.spec.validation_eras):
         number = VALIDATION_ERA_BASE + i
@@ -191,24 +250,44 @@ def run_tournament(
     started = time.perf_counter()
     config = TournamentConfig(payout=PayoutRules(policy=spec.policy))  # type: ignore[arg-type]
     schedule = config.schedule
+    signals_source: SignalsRoundData | None = None
     engine = create_database_engine(f"sqlite:///{workdir / 'tournament.db'}")
     upgrade(engine)
-    data = SyntheticRoundData(
-        seed=spec.seed,
-        rows=spec.rows,
-        n_features=spec.n_features,
-        resolution_delay=schedule.resolution_delay,
-    )
+    data: SyntheticRoundData | SimulatedRoundData
+    noise_scale = 1.0
+    if spec.source == "simulated":
+        data = SimulatedRoundData(
+            workdir / "pipeline", stocks=spec.stocks, seed=spec.seed, schedule=schedule
+        )
+        noise_scale = MARKET_NOISE_SCALE
+        if spec.signals:
+            signals, signals_source = signals_competition(data, workdir / "signals", schedule)
+            config = dataclasses.replace(config, competitions=(signals,))
+    else:
+        data = SyntheticRoundData(
+            seed=spec.seed,
+            rows=spec.rows,
+            n_features=spec.n_features,
+            resolution_delay=schedule.resolution_delay,
+        )
     clock = ManualClock(schedule.anchor - timedelta(hours=1))
     t = Tournament(engine, MemoryFileStore(), data, config=config, clock=clock)
-    bots = make_bots(spec.roster, seed=spec.seed)
-    run = TournamentRun(spec, t, data, bots)
-    t.mint(sum(b.grant for b in bots), to=TREASURY, key="simulation-treasury")
+    bots = make_bots(spec.roster, seed=spec.seed, noise_scale=noise_scale)
+    signals_bots = make_signals_bots(spec.signals, seed=spec.seed) if spec.signals else []
+    run = TournamentRun(
+        spec, t, data, bots, signals_bots=signals_bots, signals_source=signals_source
+    )
+    granted = sum(b.grant for b in bots) + sum(2 * b.stake for b in signals_bots)
+    t.mint(granted, to=TREASURY, key="simulation-treasury")
     for bot in bots:
         bot.join(t, share_limit=spec.share_limit)
+    for signals_bot in signals_bots:
+        signals_bot.join(t)
     share_ppm = None
     if spec.share_limit is not None:
         share_ppm = t.account(bots[0].account_id).max_stake_share_ppm
+    if spec.governance:
+        run.electorate = Electorate(t, Governance(t).install(), bots)
     _validate(run)
     run.supply.append(_snapshot(t, 0))
     total = spec.rounds + 1
@@ -221,11 +300,15 @@ def run_tournament(
         # Holdings change only when rounds resolve (payouts, burns, releases), so bots
         # revisit their stakes in the first week and after each resolution.
         rebalance = number == 1 or bool(report.resolved)
+        if run.electorate is not None:
+            run.electorate.act(number)
         for bot in bots:
             if rebalance:
                 bot.rebalance(t, share_ppm)
             bot.submit(t, number, bot.predict(view, made))
         run.predictions[number] = pd.DataFrame(made)
+        if signals_source is not None and isinstance(data, SimulatedRoundData):
+            play_signals(t, data, signals_source, signals_bots)
         run.supply.append(_snapshot(t, number))
         if progress is not None:
             progress(spec.label, number, total)
@@ -239,8 +322,15 @@ def run_tournament(
 
 
 def _record_tick(run: TournamentRun, report: TickReport) -> None:
+    _record_resolutions(run, run.resolutions, report)
+    signals = report.by_competition.get("signals")
+    if signals is not None:
+        _record_resolutions(run, run.signals_resolutions, signals)
+
+
+def _record_resolutions(run: TournamentRun, into: list[dict[str, Any]], report: TickReport) -> None:
     for r in report.resolved:
-        run.resolutions.append(
+        into.append(
             {
                 "round": r.round_number,
                 "resolved_week": len(run.supply),
@@ -278,7 +368,7 @@ def collect(run: TournamentRun) -> dict[str, Any]:
     meta = []
     for number in rounds:
         preds = run.predictions[number]
-        targets = final_targets(run.data, number, list(preds.index))
+        targets = final_targets(run.data, number, list(preds.index), t.config.schedule)
         frame = pd.DataFrame(
             {"equal_weight": build_meta_model(preds, pd.Series(1, index=preds.columns))}
         )
@@ -309,6 +399,8 @@ def collect(run: TournamentRun) -> dict[str, Any]:
         "share_limit": spec.share_limit,
         "rounds": spec.rounds,
         "rows": spec.rows,
+        "source": spec.source,
+        "stocks": spec.stocks if spec.source == "simulated" else None,
         "seed": spec.seed,
         "elapsed_s": round(run.elapsed_s, 3),
         "bots": [
@@ -332,6 +424,12 @@ def collect(run: TournamentRun) -> dict[str, Any]:
         "validation": run.validation,
         "supply": run.supply,
         "resolutions": run.resolutions,
+        "governance": None if run.electorate is None else run.electorate.record(spec.rounds),
+        "signals": (
+            collect_signals(t, run.signals_bots, rounds, run.signals_resolutions)
+            if run.signals_source is not None
+            else None
+        ),
     }
 
 

@@ -35,9 +35,16 @@ class SimulationConfig:
     roster: tuple[tuple[str, int], ...] = DEFAULT_ROSTER
     seed: int = 0
     rows: int = 500
+    #: ``synthetic`` or ``simulated`` (:data:`crowdalpha.simulation.runner.SOURCES`).
+    source: str = "synthetic"
+    stocks: int = 300
     compare_limits: bool = True
     share_limit: str = DEFAULT_SHARE_LIMIT
     selection_rounds: int | None = None
+    #: Also run each policy with bots that govern its payout rules (section (e)).
+    governance: bool = False
+    #: Signals bots per kind, playing Signals beside Classic (simulated source only).
+    signals: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.policies or any(p not in POLICIES for p in self.policies):
@@ -50,8 +57,25 @@ class SimulationConfig:
     def specs(self) -> list[RunSpec]:
         specs = []
         for policy in self.policies:
-            common = {"policy": policy, "rounds": self.rounds, "roster": self.roster}
+            common = {
+                "policy": policy,
+                "rounds": self.rounds,
+                "roster": self.roster,
+                "source": self.source,
+                "stocks": self.stocks,
+                "signals": self.signals,
+            }
             specs.append(RunSpec(policy, seed=self.seed, rows=self.rows, **common))  # type: ignore[arg-type]
+            if self.governance:
+                specs.append(
+                    RunSpec(
+                        f"{policy}+governance",
+                        seed=self.seed,
+                        rows=self.rows,
+                        governance=True,
+                        **common,  # type: ignore[arg-type]
+                    )
+                )
             if self.compare_limits:
                 specs.append(
                     RunSpec(
@@ -83,9 +107,13 @@ def simulate(
             "models": sum(len(b.models) for b in bots),
             "seed": config.seed,
             "rows": config.rows,
+            "source": config.source,
+            "stocks": config.stocks if config.source == "simulated" else None,
             "schedule": "weekly",
             "share_limit": config.share_limit if config.compare_limits else None,
             "selection_rounds": config.selection,
+            "governance": config.governance,
+            "signals": dict(config.signals) or None,
         },
         "answers": analyze(records, selection_rounds=config.selection),
         "runs": {r["label"]: r for r in records},

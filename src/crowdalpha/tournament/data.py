@@ -19,6 +19,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from crowdalpha.dataset.regimes import REGIMES
+
 __all__ = ["Outcome", "PublishedDataset", "RoundData", "SyntheticRoundData"]
 
 TARGET_BINS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
@@ -27,21 +29,35 @@ _BIN_EDGES = np.array([0.05, 0.25, 0.75, 0.95])
 
 @dataclass(frozen=True)
 class PublishedDataset:
-    """A round's public files (name → bytes) and its live ids, in the files' row order."""
+    """A round's public files (name → bytes) and its live ids, in the files' row order.
+
+    ``universe``, when the competition accepts several id types (Signals: ``numerai_ticker``,
+    ``composite_figi``…), has one row per live id and one column per id type, the live id
+    column first; the core keeps it with the round and hands it to the submission rules.
+    """
 
     version: str
     live_ids: Sequence[str]
     files: Mapping[str, bytes] = field(default_factory=dict)
+    universe: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What is known about a round's live rows: final (resolve) or provisional (score)."""
+    """What is known about a round's live rows: final (resolve) or provisional (score).
+
+    ``features`` (FNC) and ``benchmarks`` (BMC) serve Classic's scorer; ``extras`` carries
+    whatever else a competition's scorer needs from its source, by name (Signals: other
+    targets, neutralizers, sample weights). ``regime``: the market regime label of the live
+    era over its target's window, when the source labels eras (recorded at resolution).
+    """
 
     targets: pd.Series
     final: bool
     features: pd.DataFrame | None = None
     benchmarks: pd.DataFrame | None = None
+    extras: Mapping[str, pd.Series | pd.DataFrame] = field(default_factory=dict)
+    regime: str | None = None
 
 
 class RoundData(Protocol):
@@ -170,4 +186,10 @@ class SyntheticRoundData:
             benchmarks=self.benchmark_predictions(number).reindex(targets.index)
             if self.n_benchmarks
             else None,
+            regime=self.regime(number) if final else None,
         )
+
+    def regime(self, number: int) -> str:
+        """Round ``number``'s market regime label: generated like the rest (this source has
+        no market), uniformly over :data:`~crowdalpha.dataset.regimes.REGIMES`."""
+        return REGIMES[int(self._rng(number, "regime").integers(len(REGIMES)))]

@@ -1,7 +1,11 @@
-"""The tournament's tables: accounts, models, rounds, submissions, stakes, scores, payouts.
+"""The tournament's tables: accounts, competitions, models, rounds, submissions, stakes,
+scores, payouts.
 
-Money columns are :class:`~crowdalpha.db.types.Amount` (exact integers of base units);
-balances themselves live only in the ledger. Scores are floats (they are statistics).
+Accounts (and their wallets, in the ledger) are shared; a model and a round belong to one
+competition, and round numbers are unique within it. Money columns are
+:class:`~crowdalpha.db.types.Amount` (exact integers of base units); balances themselves
+live only in the ledger. Scores are floats (they are statistics), one row per metric, so a
+competition's metric set is data.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from crowdalpha.db.types import Amount, UtcDateTime
 __all__ = [
     "Account",
     "ApiKey",
+    "CompetitionState",
     "IdempotencyRecord",
     "Model",
     "Payout",
@@ -82,24 +87,45 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class CompetitionState(Base):
+    """A competition the database knows (its rules are code: tournament/competitions.py),
+    with what the core keeps about it."""
+
+    __tablename__ = "competitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # Calendar slots before round 1 (round n is the schedule's slot n + offset), set when
+    # its first round opens; NULL before. 0 for databases made while rounds were numbered
+    # from the calendar anchor (their rounds keep their numbers).
+    numbering_offset: Mapped[int | None] = mapped_column(Integer)
+
+
 class Model(Base):
-    """One model of an account; names are unique across the tournament."""
+    """One model of an account, in one competition; names are unique across the platform."""
 
     __tablename__ = "models"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"), index=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Round(Base):
-    """A round: its schedule, its dataset, its payout rules and what resolution found."""
+    """A round of one competition: its schedule, its dataset, the scoring and payout
+    configuration fixed when it opened, and what resolution found."""
 
     __tablename__ = "rounds"
+    __table_args__ = (
+        UniqueConstraint("competition_id", "number", name="uq_rounds_competition_number"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[int] = mapped_column(Integer, unique=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id"))
+    number: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), index=True)
     opens_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closes_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -109,16 +135,16 @@ class Round(Base):
     dataset_version: Mapped[str] = mapped_column(String(64))
     live_ids_key: Mapped[str] = mapped_column(String(300))
     live_rows: Mapped[int] = mapped_column(Integer)
-    # Payout rules, fixed when the round opens (decimal strings: exact, portable).
-    payout_policy: Mapped[str] = mapped_column(String(32))
-    corr_multiplier: Mapped[str] = mapped_column(String(32))
-    mmc_multiplier: Mapped[str] = mapped_column(String(32))
-    payout_clip: Mapped[str] = mapped_column(String(32))
-    payout_threshold: Mapped[int] = mapped_column(Amount())
+    # The RoundConfig (metrics, payout policy and parameters, stake gate) in force when the
+    # round opened, as JSON (decimals and amounts as exact strings); resolution uses it.
+    config: Mapped[str] = mapped_column(Text)
     # Filled at close and at resolution.
     total_at_risk: Mapped[int | None] = mapped_column(Amount())
-    payout_factor: Mapped[str | None] = mapped_column(String(64))
+    payout_factor: Mapped[str | None] = mapped_column(String(128))
     meta_model_key: Mapped[str | None] = mapped_column(String(300))
+    # The market regime of the live era over its target's window (the operator's label,
+    # e.g. ``up_calm``), recorded at resolution when the data source labels eras.
+    regime: Mapped[str | None] = mapped_column(String(32))
 
 
 class Submission(Base):
@@ -134,6 +160,8 @@ class Submission(Base):
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str | None] = mapped_column(String(300))
+    # SHA-256 of the stored predictions (the .npy scored at resolution; NULL before 0009)
+    predictions_sha256: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer, default=0)
     unknown_ids: Mapped[int] = mapped_column(Integer, default=0)
@@ -156,17 +184,16 @@ class RoundStake(Base):
 
 
 class Score(Base):
-    """A model's scores in a round (provisional until the round resolves)."""
+    """One score of a model in a round (provisional until the round resolves); ``value``
+    is NULL when the metric could not be computed (not finite)."""
 
     __tablename__ = "scores"
 
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
-    corr: Mapped[float | None] = mapped_column(Float)
-    mmc: Mapped[float | None] = mapped_column(Float)
-    fnc: Mapped[float | None] = mapped_column(Float)
-    bmc: Mapped[float | None] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)
     final: Mapped[bool] = mapped_column(Boolean, default=False)
     scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -194,8 +221,8 @@ class PendingRelease(Base):
     # What burns left of it: to be returned to the wallet, or (once released) returned.
     remaining: Mapped[int] = mapped_column(Amount())
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    # Released when this round resolves (None: no round had the stake at risk).
-    release_round: Mapped[int | None] = mapped_column(Integer)
+    # Released when this round (of the model's competition) resolves.
+    release_round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 

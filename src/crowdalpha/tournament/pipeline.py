@@ -36,7 +36,10 @@ predictions (for BMC): a ridge regression on the round's own train data (the ``s
 feature set), fitted when the round is published — from public files only.
 
 **Folders.** ``workdir/public/round_NNNN/`` holds each round's public files
-(``train.parquet``, ``validation.parquet``, ``live.parquet``, ``features.json``). The
+(``train.parquet``, ``validation.parquet``, ``live.parquet``, ``features.json``, the
+example predictions and ``era_regimes.parquet`` — the market regime of every era with a
+known target, by published era label: :mod:`crowdalpha.dataset.regimes`). A final
+outcome carries the live era's regime, recorded when the round resolves. The
 operator's folder (``workdir/operator`` unless given) holds the vault key (``vault.json``,
 created on first use unless a :class:`~crowdalpha.dataset.obfuscate.Vault` is passed), the
 era cache (``cache/``, so a weekly round computes only the eras whose inputs changed) and
@@ -52,7 +55,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -71,10 +73,11 @@ from crowdalpha.dataset.build import (
     cell_prices,
     era_reach,
 )
-from crowdalpha.dataset.example import EXAMPLE_FILES, fit_example_model
+from crowdalpha.dataset.example import EXAMPLE_FILES, ridge_benchmark
 from crowdalpha.dataset.features import FeatureEngine, era_dates
 from crowdalpha.dataset.layout import SPLITS
-from crowdalpha.dataset.obfuscate import Vault
+from crowdalpha.dataset.obfuscate import Vault, published_eras
+from crowdalpha.dataset.regimes import REGIMES_FILE, price_regimes
 from crowdalpha.dataset.targets import TargetEngine
 from crowdalpha.errors import InvalidInputError, InvalidParameterError, MissingColumnsError
 from crowdalpha.tournament.config import Schedule
@@ -87,6 +90,7 @@ PUBLIC_FILES: tuple[str, ...] = (
     *(f"{split}.parquet" for split in SPLITS),
     "features.json",
     *EXAMPLE_FILES.values(),
+    REGIMES_FILE,
 )
 #: The benchmark model's column in :attr:`Outcome.benchmarks`.
 BENCHMARK_COLUMN = "ridge_small"
@@ -253,12 +257,28 @@ class PipelineRoundData:
 
     # -- publishing ------------------------------------------------------------------------
 
+    def align(self, number: int, opens_at: datetime) -> None:
+        """Follow the tournament's round numbering: round ``number`` opens at ``opens_at``.
+
+        Rounds are numbered from the competition's start, which the tournament fixes when
+        it opens its first round; the tournament's calls (:meth:`publish`,
+        :meth:`outcome`) tell this source where its round 1 falls, so the market known at a
+        given time (:meth:`known_through`) follows the tournament's rounds. Only the
+        schedule's period, window and calendar matter before then.
+        """
+        anchor = opens_at - (number - 1) * self.schedule.period
+        if anchor != self.schedule.anchor:
+            self.schedule = dataclasses.replace(self.schedule, anchor=anchor)
+
     def publish(self, number: int, opens_at: datetime) -> PublishedDataset | None:
         """Round ``number``'s dataset, built from the prices up to its live date.
 
-        None while the prices do not reach that date. ``opens_at`` is not needed: rounds
-        map to market dates by number. A round already built is read back, not rebuilt.
+        None while the prices do not reach that date. Rounds map to market dates by
+        number (round 1: the first era on or after ``first_live``); ``opens_at`` aligns
+        the schedule (:meth:`align`). A round already built is read back, not rebuilt.
         """
+        _check_number(number)
+        self.align(number, opens_at)
         live = self.live_date(number)
         if live is None:
             return None
@@ -278,8 +298,9 @@ class PipelineRoundData:
         tmp_public = Path(tempfile.mkdtemp(dir=public.parent, prefix=f".{public.name}-"))
         tmp_maps = Path(tempfile.mkdtemp(dir=maps.parent, prefix=f".{maps.name}-"))
         try:
+            prices = self._prices_through(live)
             report = build_round(
-                self._prices_through(live),
+                prices,
                 out_dir=tmp_public,
                 operator_dir=tmp_maps,
                 vault=self.vault,
@@ -287,8 +308,9 @@ class PipelineRoundData:
                 config=self.config,
                 cache_dir=self.cache_dir,
             )
+            self._regimes_frame(prices, report).to_parquet(tmp_public / REGIMES_FILE, index=False)
             if self.benchmark:
-                bench = _ridge_benchmark(tmp_public)
+                bench = ridge_benchmark(tmp_public)
                 bench.to_frame(BENCHMARK_COLUMN).to_parquet(tmp_maps / "benchmark.parquet")
             # Maps first, public files last: the public folder marks a complete round.
             for tmp, final in ((tmp_maps, maps), (tmp_public, public)):
@@ -301,9 +323,40 @@ class PipelineRoundData:
                     shutil.rmtree(tmp)
         self.build_reports[number] = report
 
+    def _regimes_frame(self, prices: pd.DataFrame, report: BuildReport) -> pd.DataFrame:
+        """The published era → regime labels of the round's eras with known targets
+        (:mod:`crowdalpha.dataset.regimes`): era labels as published, no dates."""
+        tc = self.config.targets
+        labels = published_eras([d for dates in report.eras.values() for d in dates])
+        regimes = price_regimes(prices, lag=tc.lag, horizon=tc.horizon)
+        known = sorted(d for split in ("train", "validation") for d in report.eras[split])
+        known = [d for d in known if d in regimes.index]
+        return pd.DataFrame(
+            {
+                "era": [labels[d] for d in known],
+                "regime": [str(regimes[d]) for d in known],
+            }
+        )
+
+    def live_regime(self, number: int) -> str | None:
+        """The regime of round ``number``'s live era over its target's window (None while
+        the prices do not reach the window's end), as later rounds publish it."""
+        end = self.horizon_end(number)
+        live = self.live_date(number)
+        if end is None or live is None:
+            return None
+        tc = self.config.targets
+        regimes = price_regimes(self._prices_through(end), lag=tc.lag, horizon=tc.horizon)
+        return str(regimes[live]) if live in regimes.index else None
+
     def _read_published(self, number: int) -> PublishedDataset:
         folder = self.public_dir(number)
-        files = {name: (folder / name).read_bytes() for name in PUBLIC_FILES}
+        # a round built before regimes were published has no era_regimes.parquet
+        files = {
+            name: (folder / name).read_bytes()
+            for name in PUBLIC_FILES
+            if name != REGIMES_FILE or (folder / name).exists()
+        }
         digest = hashlib.sha256()
         for name, content in files.items():
             digest.update(name.encode() + b"\x1f" + hashlib.sha256(content).digest())
@@ -358,7 +411,7 @@ class PipelineRoundData:
         if self.benchmark:
             bench_path = maps / "benchmark.parquet"
             if not bench_path.exists():  # built with benchmarks off: fit now, on public files
-                bench = _ridge_benchmark(public)
+                bench = ridge_benchmark(public)
                 bench.to_frame(BENCHMARK_COLUMN).to_parquet(bench_path)
             benchmarks = pd.read_parquet(bench_path)
             benchmarks.index = pd.Index(benchmarks.index.astype(str), name="id")
@@ -377,8 +430,10 @@ class PipelineRoundData:
 
         Final once the market known at ``now`` covers the live era's target horizon;
         provisional (over the shorter horizon known) from ``provisional_min_days`` on.
-        ``closes_at`` is not needed: what is known follows from ``now``.
+        ``closes_at`` aligns the schedule (:meth:`align`); what is known follows from ``now``.
         """
+        _check_number(number)
+        self.align(number, closes_at - self.schedule.window)
         live = self.live_date(number)
         known = self.known_through(now)
         if live is None or known is None:
@@ -407,6 +462,7 @@ class PipelineRoundData:
             final=final,
             features=self.live_features(number).reindex(ids),
             benchmarks=benchmarks.reindex(ids) if benchmarks is not None else None,
+            regime=self.live_regime(number) if final else None,
         )
 
     def live_targets(self, number: int, horizon: int | None = None) -> pd.Series:
@@ -470,16 +526,3 @@ class PipelineRoundData:
 def _check_number(number: int) -> None:
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise InvalidParameterError(f"round numbers start at 1, not {number!r}")
-
-
-def _ridge_benchmark(public: Path, *, penalty: float = 0.1) -> pd.Series:
-    """The example model (:mod:`crowdalpha.dataset.example`) on the ``small`` feature set,
-    with penalty ``penalty × rows``, fitted on the round's public train file and applied to
-    its live rows. Returns predictions indexed by live id, in file order."""
-    sets = json.loads((public / "features.json").read_text())["feature_sets"]
-    model = fit_example_model(
-        public, feature_set="small" if sets.get("small") else "all", ridge=penalty
-    )
-    live = pq.read_table(public / "live.parquet", columns=["id", *model.features])
-    ids = pd.Index([str(i) for i in live.column("id").to_pylist()], name="id")
-    return pd.Series(model.predict(live), index=ids, name=BENCHMARK_COLUMN)

@@ -5,12 +5,16 @@ Amounts are ``int`` base units; the server and the CLI format them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from crowdalpha.tournament.round_config import RoundConfig
 
 __all__ = [
     "AccountInfo",
     "ApiKeyInfo",
+    "DatasetFile",
     "LeaderboardRow",
     "ModelInfo",
     "PayoutInfo",
@@ -67,10 +71,14 @@ class ModelInfo:
     account_id: int
     name: str
     created_at: datetime
+    competition: str = "classic"  # the competition's slug
 
 
 @dataclass(frozen=True)
 class RoundInfo:
+    """A round of ``competition`` (its slug); ``config`` is the scoring and payout
+    configuration it opened with (resolution uses it, whatever the current rules)."""
+
     number: int
     state: str
     opens_at: datetime
@@ -80,11 +88,30 @@ class RoundInfo:
     resolved_at: datetime | None
     dataset_version: str
     live_rows: int
-    payout_policy: str
+    config: RoundConfig
     total_at_risk: int | None
     payout_factor: str | None
     meta_model_key: str | None
     submissions: int = 0
+    competition: str = "classic"
+    #: The live era's market regime, recorded at resolution (None: not labelled).
+    regime: str | None = None
+
+    @property
+    def payout_policy(self) -> str:
+        return self.config.policy
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One published file of a round: its name in the dataset, its storage key (for the
+    server's signed links) and its size."""
+
+    name: str
+    key: str
+    size_bytes: int
+    #: the SHA-256 recorded when it was published (None: published before manifests)
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,14 +152,40 @@ class StakeInfo:
 
 @dataclass(frozen=True)
 class ScoreInfo:
+    """A model's scores in a round, by metric (None: not computable); provisional until
+    ``final``. Classic's metrics are also attributes (``corr``, ``mmc``, ``fnc``, ``bmc``,
+    ``mpc``)."""
+
     round_number: int
     model_id: int
-    corr: float | None
-    mmc: float | None
-    fnc: float | None
-    bmc: float | None
+    values: Mapping[str, float | None]
     final: bool
     scored_at: datetime
+
+    def get(self, metric: str) -> float | None:
+        return self.values.get(metric)
+
+    @property
+    def corr(self) -> float | None:
+        return self.values.get("corr")
+
+    @property
+    def mmc(self) -> float | None:
+        return self.values.get("mmc")
+
+    @property
+    def fnc(self) -> float | None:
+        return self.values.get("fnc")
+
+    @property
+    def bmc(self) -> float | None:
+        return self.values.get("bmc")
+
+    @property
+    def mpc(self) -> float | None:
+        """Meta portfolio contribution: the model's contribution to the meta model's
+        portfolio (informational unless the round's payout multiplies it)."""
+        return self.values.get("mpc")
 
 
 @dataclass(frozen=True)
@@ -164,19 +217,30 @@ class ResolutionReport:
     minted: int
     released: int
     payout_factor: str
+    competition: str = "classic"
 
 
 @dataclass(frozen=True)
 class TickReport:
-    """What one ``tick`` did; empty lists when nothing was due."""
+    """What one ``tick`` did to one competition's rounds; empty lists when nothing was due.
+
+    ``tick`` moves every enabled competition: the report it returns is that of the
+    competition it was asked through, and its ``by_competition`` holds every competition's
+    report by slug (its own included; those have an empty ``by_competition``).
+    """
 
     now: datetime
+    competition: str = "classic"
     opened: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     scored: list[int] = field(default_factory=list)
     resolved: list[ResolutionReport] = field(default_factory=list)
+    by_competition: dict[str, TickReport] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
+        """Whether any competition's rounds moved."""
+        if any(r.changed for r in self.by_competition.values()):
+            return True
         return bool(self.opened or self.closed or self.scored or self.resolved)

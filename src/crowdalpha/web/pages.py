@@ -1,9 +1,15 @@
 """The web UI's routes: server-rendered pages for visitors, participants and operators.
 
-Pages: the leaderboard (``/``, by reputation or stake), rounds (``/rounds``,
-``/rounds/{n}``), a model (``/models/{id}``), the signed-in account (``/account``: wallet,
-stakes, pending releases, payouts and burns, API keys) and the operator's dashboard
-(``/operator``, admin keys). Errors are pages in the site's layout, never JSON.
+Pages: the leaderboard (``/``, by reputation or stake) and rounds (``/rounds``,
+``/rounds/{n}``) of Classic, and of Signals under ``/signals`` (``/signals``,
+``/signals/rounds``, ``/signals/rounds/{n}``) where the server runs it, with a competition
+switch in the navigation; a model (``/models/{id}``, in its own competition), the
+signed-in account (``/account``: wallet, stakes, pending releases, payouts and burns, API
+keys) and the operator's dashboard (``/operator``, admin keys) with its fund page
+(``/operator/fund``: equity curve, figures, today's book, and the full report at
+``/operator/fund/report``), and governance (``/governance``: proposals, live tallies,
+history; ``/governance/{id}``: votes, audit trail, a vote form). Errors are pages in the
+site's layout, never JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from importlib import resources
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
+import pandas as pd
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -31,11 +38,13 @@ from crowdalpha.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from crowdalpha.ledger import NMR, format_nmr
 from crowdalpha.server.context import ServerContext
 from crowdalpha.server.errors import http_status
 from crowdalpha.tournament import SCOPES, ModelInfo, Principal, Tournament
+from crowdalpha.tournament.consistency import model_consistency
+from crowdalpha.units import NMR, display_factor, display_nmr, format_nmr
 from crowdalpha.web.charts import Series, line_chart, time_value
+from crowdalpha.web.fund import read_fund_folder
 from crowdalpha.web.queries import (
     MetaModelScores,
     principal_for_key,
@@ -78,15 +87,31 @@ class WebState:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(nmr=_nmr, score=_score, when=_when, day=_day)
+        self.env.filters.update(nmr=_nmr, factor=_factor, score=_score, when=_when, day=_day)
 
     @property
     def tournament(self) -> Tournament:
         return self.context.tournament
 
 
-def _nmr(units: int | None) -> str:
-    return "—" if units is None else format_nmr(units)
+def _nmr(units: int | None) -> Markup:
+    """An amount as people read it (``375.90``), the exact value in the element's ``value``
+    and tooltip (``375.903877417278943006 NMR``); ``—`` for none."""
+    if units is None:
+        return Markup("—")
+    exact = format_nmr(units)
+    return Markup('<data class="nmr" value="{0}" title="{0} NMR">{1}</data>').format(
+        exact, display_nmr(units)
+    )
+
+
+def _factor(value: str | None) -> Markup:
+    """A payout factor rounded to read, exact in the element's ``value`` and tooltip."""
+    if not value:
+        return Markup("—")
+    return Markup('<data class="factor-value" value="{0}" title="{0}">{1}</data>').format(
+        value, display_factor(value)
+    )
 
 
 def _score(value: float | None, digits: int = 4) -> str:
@@ -247,12 +272,13 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
     html = web.env.get_template(template).render(
         user=user,
         is_admin=user is not None and "admin" in user.key.scopes,
+        competitions=[(c.slug, c.name, _base(c.slug)) for c in web.tournament.competitions],
+        **({"competition": "classic", "base": ""} | values),
         csrf_field=Markup('<input type="hidden" name="{}" value="{}">').format(
             CSRF_FIELD, web.keys.csrf_token(nonce)
         ),
         path=request.url.path,
         status_code=status,
-        **values,
     )
     response = HTMLResponse(html, status_code=status)
     if new:
@@ -326,35 +352,90 @@ T = TypeVar("T")
 PAGE_ROWS = 100
 
 
-@router.get("/")
-@router.get("/leaderboard")
-def leaderboard(
-    request: Request, by: str = "reputation", page: Annotated[int, Query(ge=1)] = 1
-) -> HTMLResponse:
+def _view(request: Request, slug: str) -> Tournament:
+    """The view of competition ``slug``; a 404 page where the server does not run it."""
+    try:
+        return web_state(request).tournament.using(slug)
+    except InvalidParameterError:
+        raise NotFoundError(f"this server does not run {slug.capitalize()}") from None
+
+
+def _base(slug: str) -> str:
+    """Where a competition's pages live: Classic at the root, the others under their slug."""
+    return "" if slug == "classic" else f"/{slug}"
+
+
+#: The scores a round's results show, by competition (others: the round's own metrics).
+_RESULT_METRICS = {"classic": ("corr", "mmc", "fnc")}
+
+
+def _result_metrics(slug: str, metrics: tuple[str, ...], gate: tuple[str, ...]) -> list[str]:
+    if slug in _RESULT_METRICS:
+        return list(_RESULT_METRICS[slug])
+    return [*metrics, *(g for g in gate if g not in metrics)]
+
+
+def _leaderboard(request: Request, slug: str, by: str, page: int) -> HTMLResponse:
     if by not in ("reputation", "stake"):
         raise NotFoundError("the leaderboard is ranked by reputation or by stake")
-    t = web_state(request).tournament
+    t = _view(request, slug)
+    base = _base(slug)
     board = t.leaderboard(by=by)
     rows, pages = _page_of(board, page, "leaderboard")
     return render(
         request,
         "leaderboard.html",
-        title="Leaderboard",
+        title="Leaderboard" if slug == "classic" else f"{t.competition.name} leaderboard",
+        competition=slug,
+        base=base,
         rows=rows,
         models=len(board),
         page=page,
         pages=pages,
-        page_url=f"/?by={by}&page=",
+        page_url=f"{base or '/'}?by={by}&page=",
         by=by,
         current=t.current_round(),
         total_staked=sum(r.stake for r in board),
     )
 
 
+@router.get("/")
+@router.get("/leaderboard")
+def leaderboard(
+    request: Request, by: str = "reputation", page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
+    return _leaderboard(request, "classic", by, page)
+
+
+@router.get("/signals")
+@router.get("/signals/leaderboard")
+def signals_leaderboard(
+    request: Request, by: str = "reputation", page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
+    return _leaderboard(request, "signals", by, page)
+
+
+def _rounds(request: Request, slug: str) -> HTMLResponse:
+    t = _view(request, slug)
+    title = "Rounds" if slug == "classic" else f"{t.competition.name} rounds"
+    return render(
+        request,
+        "rounds.html",
+        title=title,
+        competition=slug,
+        base=_base(slug),
+        rounds=list(reversed(t.rounds())),
+    )
+
+
 @router.get("/rounds")
 def rounds(request: Request) -> HTMLResponse:
-    t = web_state(request).tournament
-    return render(request, "rounds.html", title="Rounds", rounds=list(reversed(t.rounds())))
+    return _rounds(request, "classic")
+
+
+@router.get("/signals/rounds")
+def signals_rounds(request: Request) -> HTMLResponse:
+    return _rounds(request, "signals")
 
 
 def _page_of(rows: list[T], page: int, what: str) -> tuple[list[T], int]:
@@ -365,18 +446,20 @@ def _page_of(rows: list[T], page: int, what: str) -> tuple[list[T], int]:
     return rows[(page - 1) * PAGE_ROWS : page * PAGE_ROWS], pages
 
 
-@router.get("/rounds/{number}")
-def round_page(
-    request: Request, number: int, page: Annotated[int, Query(ge=1)] = 1
-) -> HTMLResponse:
-    t = web_state(request).tournament
+def _round_page(request: Request, slug: str, number: int, page: int) -> HTMLResponse:
+    t = _view(request, slug)
+    base = _base(slug)
     info = t.round(number)
     models = {m.id: m for m in t.models()}
     payouts = {p.model_id: p for p in t.payouts(round_number=number)}
+    metrics = _result_metrics(
+        slug, info.config.metrics, tuple(g for g, _ in info.config.gate_thresholds)
+    )
+    first = metrics[0]
     results, pages = _page_of(
         sorted(
             t.scores(round_number=number),
-            key=lambda s: (s.corr is None, -(s.corr or 0.0), s.model_id),
+            key=lambda s: (s.get(first) is None, -(s.get(first) or 0.0), s.model_id),
         ),
         page,
         "round's results",
@@ -384,21 +467,50 @@ def round_page(
     return render(
         request,
         "round.html",
-        title=f"Round {number}",
+        title=f"Round {number}" if slug == "classic" else f"{t.competition.name} round {number}",
+        competition=slug,
+        base=base,
         round=info,
+        metrics=metrics,
+        paid=set(info.config.paid_metrics),
         results=results,
         models=models,
         payouts=payouts,
         page=page,
         pages=pages,
-        page_url=f"/rounds/{number}?page=",
+        page_url=f"{base}/rounds/{number}?page=",
+        onchain=_onchain_round(request, number) if slug == "classic" else None,
     )
+
+
+@router.get("/rounds/{number}")
+def round_page(
+    request: Request, number: int, page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
+    return _round_page(request, "classic", number, page)
+
+
+@router.get("/signals/rounds/{number}")
+def signals_round_page(
+    request: Request, number: int, page: Annotated[int, Query(ge=1)] = 1
+) -> HTMLResponse:
+    return _round_page(request, "signals", number, page)
+
+
+def _onchain_round(request: Request, number: int) -> Any:
+    """The round on chain (root, totals, each model's claim state) when the chain is on
+    and the round was opened there; None otherwise."""
+    chain = web_state(request).context.chain
+    if chain is None:
+        return None
+    summary = chain.round_summary(chain.round_id(number))
+    return None if summary.state == "unknown" else summary
 
 
 @router.get("/models/{model_id}")
 def model_page(request: Request, model_id: int) -> HTMLResponse:
-    t = web_state(request).tournament
-    model = t.model(model_id)
+    model = web_state(request).tournament.model(model_id)
+    t = web_state(request).tournament.using(model.competition)  # the model's competition
     owner = t.account(model.account_id)
     scores = t.scores(model_id=model_id)
     payouts = t.payouts(model_id=model_id)
@@ -436,14 +548,46 @@ def model_page(request: Request, model_id: int) -> HTMLResponse:
         [Series("stake", [(time_value(at), _as_nmr(v)) for at, v in history], step=True)],
         x_label=_day,
     )
+    found = model_consistency(t, model_id)
+    steady = found.result
+    final_x = [float(n) for n in found.per_round.index]
+
+    def series(frame: pd.DataFrame, metric: str, label: str | None = None) -> Series:
+        values = frame[metric].tolist()
+        return Series(label or metric.upper(), list(zip(final_x, values, strict=True)))
+
+    cumulative_chart = line_chart(
+        "Cumulative score (resolved rounds)",
+        [series(steady.cumulative, m) for m in ("corr", "mmc", "fnc")],
+        x_label=lambda x: f"R{x:.0f}",
+        integer_x=True,
+    )
+    drawdown_chart = line_chart(
+        "Drawdown of the cumulative score",
+        [series(steady.drawdown, m) for m in ("corr", "mmc")],
+        x_label=lambda x: f"R{x:.0f}",
+        integer_x=True,
+    )
+    exposure_chart = line_chart(
+        "Correlation with the meta model and maximum feature exposure",
+        [
+            series(found.per_round, m, _DIAGNOSTIC_LABELS[m])
+            for m in ("corr_meta", "feature_exposure")
+        ],
+        x_label=lambda x: f"R{x:.0f}",
+        integer_x=True,
+    )
     payout_by_round = {p.round_number: p for p in payouts}
     rows = [(s, payout_by_round.get(s.round_number)) for s in reversed(scores)]
     return render(
         request,
         "model.html",
         title=f"Model {model.name}",
+        competition=model.competition,
+        base=_base(model.competition),
         model=model,
         owner=owner.username,
+        profile=t.profiles.profile(model_id),
         stake=stake,
         standing=board.get(model_id),
         rows=rows,
@@ -451,7 +595,43 @@ def model_page(request: Request, model_id: int) -> HTMLResponse:
         score_chart=score_chart,
         payout_chart=payout_chart,
         stake_chart=stake_chart,
+        cumulative_chart=cumulative_chart,
+        drawdown_chart=drawdown_chart,
+        exposure_chart=exposure_chart,
+        summary=_summary_rows(steady.summary) if len(found.per_round) else [],
+        regimes=_regime_rows(found.by_regime),
     )
+
+
+#: How the model page names the per-round diagnostics.
+_DIAGNOSTIC_LABELS = {"corr_meta": "Corr w/ meta model", "feature_exposure": "Max feature exposure"}
+
+
+def _summary_rows(summary: pd.DataFrame) -> list[tuple[str, str, list[float | None]]]:
+    """(metric, label, [mean, std, sharpe, max drawdown, share positive]) per metric (a
+    diagnostic only when it has a value); None: NaN."""
+    return [
+        (
+            str(metric),
+            _DIAGNOSTIC_LABELS.get(str(metric), str(metric).upper()),
+            [None if pd.isna(v) else float(v) for v in summary[metric]],
+        )
+        for metric in summary.columns
+        if metric not in _DIAGNOSTIC_LABELS or summary[metric].notna().any()
+    ]
+
+
+def _regime_rows(by_regime: pd.DataFrame) -> list[tuple[str, int, list[float | None]]]:
+    """(regime, rounds, [mean CORR, MMC, FNC, corr w/ meta model, max feature exposure])."""
+    metrics = ("corr", "mmc", "fnc", "corr_meta", "feature_exposure")
+    return [
+        (
+            str(regime),
+            int(row["count"]),
+            [None if pd.isna(row[m]) else float(row[m]) for m in metrics],
+        )
+        for regime, row in by_regime.to_dict("index").items()
+    ]
 
 
 # -- signing in and out --------------------------------------------------------------------
@@ -621,16 +801,79 @@ async def revoke_key(request: Request, public_id: str) -> Response:
     return await run_in_threadpool(revoke)
 
 
+# -- governance ------------------------------------------------------------------------------
+
+
+@router.get("/governance")
+def governance(request: Request) -> HTMLResponse:
+    """Proposals with their live (or final) tallies, newest first, and the settings."""
+    context = web_state(request).context
+    gov = context.governance
+    proposals = gov.proposals()
+    return render(
+        request,
+        "governance.html",
+        title="Governance",
+        open=[p for p in proposals if p.state == "voting"],
+        history=[p for p in proposals if p.state != "voting"],
+        rules=gov.rules(),
+        configs={c.slug: gov.current_config(c) for c in context.tournament.competitions},
+    )
+
+
+@router.get("/governance/{proposal_id}")
+def proposal_page(request: Request, proposal_id: int, voted: str | None = None) -> HTMLResponse:
+    """One proposal: what it changes, its rules, the tally, every vote, the audit trail."""
+    gov = web_state(request).context.governance
+    info = gov.proposal(proposal_id)
+    user = current_user(request)
+    return render(
+        request,
+        "proposal.html",
+        title=f"Proposal {proposal_id}",
+        proposal=info,
+        votes=gov.votes(proposal_id),
+        events=gov.events(proposal_id),
+        power=gov.power(proposal_id, user.account.id) if user is not None else None,
+        notice=f"Your vote ({voted}) is recorded." if voted else None,
+    )
+
+
+@router.post("/governance/{proposal_id}/vote")
+async def vote(request: Request, proposal_id: int) -> Response:
+    form = await read_form(request)
+    choice = _field(form, "choice", 16)
+    web = web_state(request)
+
+    def cast() -> Response:
+        user = require_user(request)
+        if not user.has("stake"):
+            raise PermissionDeniedError("voting needs a key with the stake scope")
+        web.context.governance.vote(proposal_id, user.account.id, choice)
+        return _redirect(f"/governance/{proposal_id}?voted={quote(choice)}")
+
+    return await run_in_threadpool(cast)
+
+
 # -- the operator's dashboard --------------------------------------------------------------
 
 
-@router.get("/operator")
-def operator(request: Request) -> HTMLResponse:
+def require_operator(request: Request) -> Principal:
     user = require_user(request)
     if "admin" not in user.key.scopes:
         raise PermissionDeniedError(
             "the operator's dashboard needs an API key with the admin scope"
         )
+    return user
+
+
+#: Clusters of near-identical submissions the dashboard lists (newest rounds first).
+DUPLICATES_SHOWN = 50
+
+
+@router.get("/operator")
+def operator(request: Request) -> HTMLResponse:
+    require_operator(request)
     web = web_state(request)
     t = web.tournament
     meta = web.meta.rounds(t)
@@ -677,7 +920,64 @@ def operator(request: Request) -> HTMLResponse:
         submissions=submissions,
         states=sorted(states.items()),
         models=models,
+        duplicates=t.duplicates()[:DUPLICATES_SHOWN],
+        fund=read_fund_folder(web.context.settings.resolved_fund_dir),
+        fund_dir=str(web.context.settings.resolved_fund_dir),
     )
+
+
+# -- the operator's fund page ----------------------------------------------------------------
+
+
+@router.get("/operator/fund")
+def operator_fund(request: Request) -> HTMLResponse:
+    """The fund the meta model runs: its equity curve, headline figures, comparisons and
+    today's book (operator only: the book names tickers)."""
+    require_operator(request)
+    web = web_state(request)
+    fund = read_fund_folder(web.context.settings.resolved_fund_dir)
+    chart = None
+    if fund is not None:
+        xs = [time_value(d.to_pydatetime()) for d in fund.equity["date"]]
+        chart = line_chart(
+            "The fund's equity (1 = start)",
+            [
+                Series("net", list(zip(xs, fund.equity["nav"].tolist(), strict=True))),
+                Series(
+                    "gross (before costs and borrow)",
+                    list(zip(xs, fund.equity["gross_nav"].tolist(), strict=True)),
+                ),
+            ],
+            x_label=lambda x: datetime.fromtimestamp(x).strftime("%Y-%m-%d"),
+            zero_line=False,
+        )
+    return render(
+        request,
+        "fund.html",
+        title="The fund",
+        fund=fund,
+        chart=chart,
+        folder=str(web.context.settings.resolved_fund_dir),
+    )
+
+
+@router.get("/operator/fund/report")
+def operator_fund_report(request: Request) -> HTMLResponse:
+    """The fund's full, self-contained report (inline SVG and styles, no scripts)."""
+    require_operator(request)
+    folder = web_state(request).context.settings.resolved_fund_dir
+    path = folder / "report.html"
+    if not path.is_file():
+        raise NotFoundError(
+            "there is no fund report yet: run `crowdalpha fund backtest --tournament`"
+        )
+    response = HTMLResponse(path.read_text(encoding="utf-8"))
+    _harden(response, private=True)
+    # the report carries its own stylesheet inline; nothing else may load
+    response.headers["Content-Security-Policy"] = _CSP.replace(
+        "style-src 'self'", "style-src 'unsafe-inline'"
+    )
+    return response
 
 
 def mount_web(app: FastAPI) -> None:

@@ -1,9 +1,7 @@
-"""The few read-only queries the pages need that the tournament core does not offer,
-built on its public API (its engine, clock, data source and ledger).
-
-Cleaner core methods would be ``Tournament.ledger_history(account, limit)`` (the stake and
-supply histories here), ``Tournament.api_key(public_id)`` (re-checking a session's key) and
-meta-model scores recorded at resolution (``Tournament.meta_model_scores()``).
+"""The few read-only views the pages need beyond the core's records, built on its public
+API: stake and supply histories (worked back from the ledger's history), a signed-in
+session's principal, and the meta model's CORR per resolved round (a cleaner core would
+record that at resolution: ``Tournament.meta_model_scores()``).
 """
 
 from __future__ import annotations
@@ -12,12 +10,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
-from crowdalpha.db import session_factory, transact
-from crowdalpha.errors import CrowdAlphaError, NotFoundError
-from crowdalpha.ledger import BURNED, EXTERNAL, MINTED, Entry, SqlLedger, stake
-from crowdalpha.tournament import ApiKeyInfo, Principal, RoundInfo, Tournament
+from crowdalpha.errors import CrowdAlphaError
+from crowdalpha.ledger import BURNED, EXTERNAL, MINTED, Entry, stake
+from crowdalpha.tournament import Principal, RoundInfo, Tournament
 
 __all__ = [
     "MetaModelRound",
@@ -35,12 +30,7 @@ HISTORY_LIMIT = 2000
 
 def ledger_history(tournament: Tournament, account: str, limit: int = HISTORY_LIMIT) -> list[Entry]:
     """The latest entries touching ledger ``account``, newest first (read-only)."""
-
-    def op(session: Session) -> list[Entry]:
-        ledger = SqlLedger(session, mint_cap=tournament.config.mint_cap, now=tournament.clock.now)
-        return ledger.history(account, limit=limit)
-
-    return transact(session_factory(tournament.engine), op)
+    return tournament.ledger_history(account, limit=limit)
 
 
 def stake_history(tournament: Tournament, model_id: int) -> list[tuple[datetime, int]]:
@@ -85,14 +75,7 @@ def supply_history(tournament: Tournament) -> list[SupplyPoint]:
 
 def principal_for_key(tournament: Tournament, account_id: int, public_id: str) -> Principal | None:
     """The account and key of a signed-in session, if that key still exists unrevoked."""
-    try:
-        keys = tournament.api_keys(account_id)
-        key: ApiKeyInfo | None = next((k for k in keys if k.public_id == public_id), None)
-        if key is None or key.revoked_at is not None:
-            return None
-        return Principal(tournament.account(account_id), key)
-    except NotFoundError:
-        return None
+    return tournament.principal(account_id, public_id)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,11 @@ What the client needs, and how it gets it:
   Invalid JSON, invalid GraphQL and bad credentials are answered the same way.
 - Amounts of NMR are exact decimal strings (18 decimals); amounts sent in are strings
   parsed exactly (``"1.5"``, never a float). Times are ISO-8601 with a time zone.
-- The tournament is Classic (``8``); asking for another is refused with a clear message.
+- The tournament is the one asked for: Classic (``8``, the default) or Signals (``11``)
+  where the server runs it (numerapi's ``SignalsAPI``); another is refused with a clear
+  message. Calls about a model follow the model's competition; a model of another
+  competition than the one named is refused. Signals' files are advertised under their own
+  paths (``signals/v2.0/live.parquet``, ``signals/v1.0/live.parquet``…; :mod:`.naming`).
 - Datasets: the current round's files are advertised under a stable version folder
   (``v5.0/live.parquet``, plus ``v5.0/live_<round>.parquet``; the folder is
   ``Settings.dataset_folder``, i.e. ``CROWDALPHA_DATASET_FOLDER``, or :func:`make_router`'s
@@ -28,12 +32,20 @@ What the client needs, and how it gets it:
   typed submission errors come back as messages) and may name a ``round`` (crowdalpha's
   extension; default: the open round).
 - The quirks of numerapi's query text are handled in :mod:`.quirks`.
+- Calls deliberately not served (Numerai Compute's model uploads; the ``v3Stake*`` calls
+  while chain staking is not enabled) are refused ``not_supported: <why>`` by
+  :mod:`.unsupported`, never with GraphQL's ``Cannot query field``.
 
 Operations: ``rounds``, ``listDatasets``, ``dataset``, ``submission_upload_auth``,
 ``create_submission``, ``account``, ``model``, ``submissions``, ``v3UserProfile``,
 ``accountProfile``, ``v2ChangeStake``, ``releaseStake``, ``submissionScores``,
 ``v2RoundModelPerformances``, ``pendingModelPayouts``, ``v2Leaderboard``,
-``accountLeaderboard``, ``diagnosticsUploadAuth``, ``createDiagnostics``, ``diagnostics``.
+``accountLeaderboard``, ``diagnosticsUploadAuth``, ``createDiagnostics``, ``diagnostics``;
+Signals' own (:mod:`.signals`): ``submissionUploadSignalsAuth``, ``createSignalsSubmission``,
+``signalsLeaderboard``, ``v2SignalsProfile``; the participant's (:mod:`.participant`):
+``submissionDownloadAuth``, ``pipelineStatus``, ``setSubmissionWebhook``,
+``submissionWebhook``, ``setUserBio``, ``setUserLink``; and the ``v3Stake*`` queries
+(:mod:`.staking_v3`). docs/numerapi.md has the table of every numerapi method.
 """
 
 from __future__ import annotations
@@ -44,16 +56,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from starlette.concurrency import run_in_threadpool
 
 from crowdalpha.errors import CrowdAlphaError
 from crowdalpha.server.auth import principal_from
 from crowdalpha.server.context import ServerContext, context_of
 from crowdalpha.server.errors import graphql_error
+from crowdalpha.server.graphql.api import schema
 from crowdalpha.server.graphql.context import CLASSIC, GraphQLContext
 from crowdalpha.server.graphql.quirks import normalize_query
-from crowdalpha.server.graphql.schema import schema
+from crowdalpha.server.graphql.unsupported import refusals
 
 __all__ = ["CLASSIC", "DEFAULT_DATASET_FOLDER", "execute", "make_router", "router", "schema"]
 
@@ -105,6 +118,9 @@ def execute(
         text = normalize_query(query)
     except GraphQLError as exc:
         return {"data": None, "errors": [_format(exc)]}
+    refused = refusals(parse(text), schema._schema)
+    if refused:  # deliberately unsupported calls: a reason, not "Cannot query field"
+        return {"data": None, "errors": [graphql_error(e) for e in refused]}
     result = schema.execute_sync(
         text,
         variable_values=variables,

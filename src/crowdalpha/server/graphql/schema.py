@@ -26,7 +26,15 @@ from crowdalpha.errors import (
 )
 from crowdalpha.ledger import format_nmr, to_base_units
 from crowdalpha.server.graphql import diagnostics as diag
+from crowdalpha.server.graphql import naming as names
+from crowdalpha.server.graphql import staking_v3
 from crowdalpha.server.graphql.context import CLASSIC, GraphQLContext, utc
+from crowdalpha.server.graphql.staking_v3 import (
+    V3StakeAuth,
+    V3StakeClaim,
+    V3StakeConfig,
+    V3StakeRound,
+)
 from crowdalpha.server.graphql.types import (
     Account,
     AccountLeaderboardRow,
@@ -41,6 +49,7 @@ from crowdalpha.server.graphql.types import (
     PayoutMultiplier,
     PerEraDiagnostics,
     ProfileModel,
+    RegimeDiagnostics,
     Round,
     RoundModelPerformance,
     RoundScore,
@@ -64,21 +73,14 @@ from crowdalpha.tournament import (
     Tournament,
 )
 
-__all__ = ["METRICS", "CrowdAlphaSchema", "schema"]
+__all__ = ["METRICS", "CrowdAlphaSchema", "Mutation", "Query"]
 
 log = logging.getLogger("crowdalpha.server.graphql")
 
 Info = strawberry.Info[GraphQLContext, None]
 
-#: crowdalpha's metrics under Numerai's score names: (our name, Numerai's name, payout).
-METRICS = (
-    ("corr", "v2_corr20", True),
-    ("mmc", "mmc", True),
-    ("fnc", "fnc_v4", False),
-    ("bmc", "bmc", False),
-)
-_ALIASES = {ours: theirs for ours, theirs, _ in METRICS}
-_CANON = "v2_corr20"
+#: Classic's metrics under Numerai's score names: (our name, Numerai's name, payout).
+METRICS = names.CLASSIC_METRICS
 _SCORE_VERSION = "1"
 _STATUS_STATES = {
     RoundStatus.UPCOMING: (),
@@ -112,11 +114,14 @@ def _resolve_time(info: RoundInfo) -> datetime:
 # -- rounds -------------------------------------------------------------------------------
 
 
-def _score_configs(tournament: Tournament, info: RoundInfo) -> list[RoundScoreConfig]:
-    rules = tournament.config.payout
-    multipliers = {"corr": rules.corr_multiplier, "mmc": rules.mmc_multiplier}
+def _score_configs(info: RoundInfo) -> list[RoundScoreConfig]:
+    """The round's own payout configuration (stored when it opened), as Numerai's
+    ``roundScoreConfigs``."""
+    config = info.config
+    multipliers = dict(config.multipliers)
+    canon = names.canon(info.competition, config)
     out = []
-    for ours, theirs, pays in METRICS:
+    for ours, theirs, pays in names.metrics(info.competition, config):
         multiplier = multipliers.get(ours) if pays else None
         out.append(
             RoundScoreConfig(
@@ -131,15 +136,15 @@ def _score_configs(tournament: Tournament, info: RoundInfo) -> list[RoundScoreCo
                 returns_lag_days=None,
                 data_delay_days=None,
                 universe=None,
-                is_canon_score=theirs == _CANON,
+                is_canon_score=theirs == canon,
                 is_payout=pays,
                 scoring_start=utc(info.closes_at),
                 scoring_end=_resolve_time(info),
                 min_multiplier=multiplier,
                 max_multiplier=multiplier,
                 default_multiplier=multiplier,
-                clip_threshold=rules.clip if pays else None,
-                stake_threshold=amount(rules.threshold) if pays else None,
+                clip_threshold=config.clip if pays else None,
+                stake_threshold=amount(config.threshold) if pays else None,
                 payout_factor=info.payout_factor,
             )
         )
@@ -149,7 +154,7 @@ def _score_configs(tournament: Tournament, info: RoundInfo) -> list[RoundScoreCo
 def round_of(tournament: Tournament, info: RoundInfo) -> Round:
     return Round(
         id=strawberry.ID(str(info.number)),
-        tournament=CLASSIC,
+        tournament=tournament.competition.id,
         number=info.number,
         target=None,
         state=info.state,
@@ -161,36 +166,42 @@ def round_of(tournament: Tournament, info: RoundInfo) -> Round:
         resolved_general=_resolved(info),
         resolved_staking=_resolved(info),
         payout_factor=info.payout_factor,
-        stake_threshold=amount(tournament.config.payout.threshold),
+        stake_threshold=amount(info.config.threshold),
         data_datestamp=int(utc(info.opens_at).strftime("%Y%m%d")),
         total_at_risk=None if info.total_at_risk is None else amount(info.total_at_risk),
-        round_score_configs=_score_configs(tournament, info),
+        round_score_configs=_score_configs(info),
     )
 
 
 # -- datasets -----------------------------------------------------------------------------
 
 
-def dataset_files(context: GraphQLContext, info: RoundInfo) -> dict[str, str]:
-    """Advertised names (``v5.0/live.parquet``) → storage keys of round ``info``'s files."""
-    prefix = f"datasets/{info.dataset_version}/"
-    folder = context.dataset_folder
-    files: dict[str, str] = {}
-    for key in context.tournament.store.keys(prefix):
-        files[f"{folder}/{key[len(prefix) :]}"] = key
-    live = files.get(f"{folder}/live.parquet")
-    if live is not None:
-        files[f"{folder}/live_{info.number}.parquet"] = live
+def dataset_files(
+    context: GraphQLContext, info: RoundInfo, view: Tournament | None = None
+) -> dict[str, str]:
+    """Advertised names (``v5.0/live.parquet``, ``signals/v2.0/live.parquet``) → storage keys
+    of round ``info``'s files (of ``view``'s competition; Classic by default)."""
+    t = view or context.tournament
+    files = names.advertised(
+        t.competition, context.dataset_folder, info.number, t.dataset_files(info.number)
+    )
+    if t.competition.slug == "classic":
+        meta = t.meta_model_file()  # every resolved round's meta model, as in v5
+        if meta is not None:
+            files[f"{names.folder(t.competition, context.dataset_folder)}/{meta.name}"] = meta.key
     return dict(sorted(files.items()))
 
 
-def _dataset_key(context: GraphQLContext, info: RoundInfo, filename: str) -> str:
-    files = dataset_files(context, info)
+def _dataset_key(
+    context: GraphQLContext, info: RoundInfo, filename: str, view: Tournament | None = None
+) -> str:
+    t = view or context.tournament
+    files = dataset_files(context, info, t)
     name = filename.strip().lstrip("/")
     folder, _, rest = name.rpartition("/")
     candidates = [name]
     if folder in ("", info.dataset_version):
-        candidates.append(f"{context.dataset_folder}/{rest}")
+        candidates.append(f"{names.folder(t.competition, context.dataset_folder)}/{rest}")
     for candidate in candidates:
         if candidate in files:
             return files[candidate]
@@ -204,7 +215,7 @@ def _dataset_key(context: GraphQLContext, info: RoundInfo, filename: str) -> str
 # -- submissions, models, accounts ---------------------------------------------------------
 
 
-def submission_of(sub: SubmissionInfo) -> Submission:
+def submission_of(sub: SubmissionInfo, tournament: int = CLASSIC) -> Submission:
     return Submission(
         id=strawberry.ID(str(sub.id)),
         filename=sub.filename,
@@ -213,7 +224,7 @@ def submission_of(sub: SubmissionInfo) -> Submission:
         state=sub.state,
         late=sub.late,
         rows=sub.rows,
-        round=SubmissionRound(tournament=CLASSIC, number=sub.round_number),
+        round=SubmissionRound(tournament=tournament, number=sub.round_number),
         round_number=sub.round_number,
         model_id=strawberry.ID(str(sub.model_id)),
         error_message=sub.error_message,
@@ -221,14 +232,16 @@ def submission_of(sub: SubmissionInfo) -> Submission:
 
 
 def model_of(tournament: Tournament, model: ModelInfo) -> Model:
-    staked = tournament.stake_info(model.id).stake
+    own = tournament.using(model.competition)  # the model's competition's view
+    number = own.competition.id
+    staked = own.stake_info(model.id).stake
     return Model(
         id=strawberry.ID(str(model.id)),
         name=model.name,
         display_name=model.name,
-        tournament=CLASSIC,
+        tournament=number,
         inserted_at=utc(model.created_at),
-        submissions=[submission_of(s) for s in tournament.submissions(model_id=model.id)],
+        submissions=[submission_of(s, number) for s in own.submissions(model_id=model.id)],
         v2_stake=V2Stake(
             status="staked" if staked else "unstaked", tx_hash=None, value=amount(staked)
         ),
@@ -238,18 +251,19 @@ def model_of(tournament: Tournament, model: ModelInfo) -> Model:
 # -- scores -------------------------------------------------------------------------------
 
 
-def _percentiles(scores: list[ScoreInfo]) -> dict[tuple[int, str], float]:
+def _percentiles(scores: list[ScoreInfo], metrics: Iterable[str]) -> dict[tuple[int, str], float]:
     """(model id, metric) → the model's percentile among the round's models, in (0, 1]."""
     if not scores:
         return {}
+    wanted = list(metrics)
     frame = pd.DataFrame(
-        {ours: [getattr(s, ours) for s in scores] for ours, _, _ in METRICS},
+        {ours: [s.get(ours) for s in scores] for ours in wanted},
         index=[s.model_id for s in scores],
         dtype="float64",
     )
     ranks = frame.rank(pct=True)
     out: dict[tuple[int, str], float] = {}
-    for ours, _, _ in METRICS:
+    for ours in wanted:
         for model_id, value in zip(frame.index, ranks[ours].to_numpy(), strict=True):
             if pd.notna(value):
                 out[(int(model_id), ours)] = float(value)
@@ -281,6 +295,7 @@ class _ScoreRow:
 
 def score_rows(tournament: Tournament, model: ModelInfo) -> list[_ScoreRow]:
     """Every score of ``model``, one row per round and metric, oldest round first."""
+    tournament = tournament.using(model.competition)
     own = tournament.scores(model_id=model.id)
     selected = {
         s.round_number: s.id for s in tournament.submissions(model_id=model.id) if s.selected
@@ -288,9 +303,12 @@ def score_rows(tournament: Tournament, model: ModelInfo) -> list[_ScoreRow]:
     rows: list[_ScoreRow] = []
     for score in own:
         info = tournament.round(score.round_number)
-        percentiles = _percentiles(tournament.scores(round_number=score.round_number))
-        for ours, theirs, _ in METRICS:
-            value = getattr(score, ours)
+        table = names.metrics(info.competition, info.config)
+        percentiles = _percentiles(
+            tournament.scores(round_number=score.round_number), (m for m, _, _ in table)
+        )
+        for ours, theirs, _ in table:
+            value = score.get(ours)
             if value is None:
                 continue
             rows.append(
@@ -308,7 +326,8 @@ def score_rows(tournament: Tournament, model: ModelInfo) -> list[_ScoreRow]:
 
 def _round_score(row: _ScoreRow, payout: int | None) -> RoundScore:
     settled = pending = None
-    if row.name == _CANON and payout is not None:
+    canon = names.canon(row.info.competition, row.info.config)
+    if row.name == canon and payout is not None:
         if _resolved(row.info):
             settled = amount(payout)
         else:
@@ -324,9 +343,9 @@ def _round_score(row: _ScoreRow, payout: int | None) -> RoundScore:
     )
 
 
-def _payout_multipliers(tournament: Tournament) -> list[PayoutMultiplier]:
-    rules = tournament.config.payout
-    values = {"corr": rules.corr_multiplier, "mmc": rules.mmc_multiplier}
+def _payout_multipliers(info: RoundInfo) -> list[PayoutMultiplier]:
+    """The round's own payout multipliers (stored when it opened)."""
+    values = dict(info.config.multipliers)
     return [
         PayoutMultiplier(
             id=strawberry.ID(theirs),
@@ -336,8 +355,8 @@ def _payout_multipliers(tournament: Tournament) -> list[PayoutMultiplier]:
             display_name=theirs,
             multiplier=float(values[ours]),
         )
-        for ours, theirs, pays in METRICS
-        if pays
+        for ours, theirs, pays in names.metrics(info.competition, info.config)
+        if pays and ours in values
     ]
 
 
@@ -349,6 +368,7 @@ def _reputation(values: Iterable[float | None]) -> float | None:
 def daily_performances(tournament: Tournament, model: ModelInfo) -> list[DailyModelPerformance]:
     """One entry per resolved round: the model's reputations (mean final scores over the
     reputation window) as of that round's resolution."""
+    tournament = tournament.using(model.competition)
     window = tournament.config.reputation_window
     finals = [
         (tournament.round(s.round_number), s)
@@ -389,6 +409,7 @@ def _stake_change(
     *,
     drain: bool = False,
 ) -> StakeChange:
+    tournament = tournament.using(model.competition)
     before: StakeInfo = tournament.stake_info(model.id)
     if action == "increase":
         after = tournament.increase_stake(model.id, units)
@@ -437,8 +458,7 @@ def _rounds(
     limit: int | None = None,
 ) -> list[Round]:
     context = info.context
-    context.check_tournament(tournament)
-    t = context.tournament
+    t = context.view(tournament)
     if number == 0:
         current = t.current_round()
         if current is None:
@@ -463,13 +483,13 @@ def _list_datasets(
     tournament: int | None = None,
 ) -> list[str]:
     context = info.context
-    context.check_tournament(tournament)
+    t = context.view(tournament)
     if round_ is None or round_ == 0:
-        latest = context.current_or_latest_round()
+        latest = context.current_or_latest_round(t)
         if latest is None:
             return []
-        return list(dataset_files(context, latest))
-    return list(dataset_files(context, context.tournament.round(round_)))
+        return list(dataset_files(context, latest, t))
+    return list(dataset_files(context, t.round(round_), t))
 
 
 def _dataset(
@@ -479,9 +499,9 @@ def _dataset(
     tournament: int | None = None,
 ) -> str:
     context = info.context
-    context.check_tournament(tournament)
-    round_info = context.round_or_current(round_)
-    key = _dataset_key(context, round_info, filename)
+    t = context.view(tournament)
+    round_info = context.round_or_current(round_, t)
+    key = _dataset_key(context, round_info, filename, t)
     return context.server.download_url(key, filename=filename.rsplit("/", 1)[-1])
 
 
@@ -519,7 +539,7 @@ def _account(info: Info) -> Account:
         mfa_enabled=False,
         status="VERIFIED",
         inserted_at=utc(who.created_at),
-        models=[model_of(t, m) for m in t.models(who.id)],
+        models=[model_of(t, m) for c in t.competitions for m in t.using(c).models(who.id)],
         api_tokens=[
             ApiToken(name=k.name, public_id=k.public_id, scopes=sorted(k.scopes))
             for k in t.api_keys(who.id)
@@ -538,7 +558,8 @@ def _model(info: Info, model_id: str | None = None) -> Model:
 def _submissions(info: Info, model_id: str | None = None) -> list[Submission]:
     context = info.context
     _, model = context.own_model(model_id, "read")
-    return [submission_of(s) for s in context.tournament.submissions(model_id=model.id)]
+    own = context.view_of(model)
+    return [submission_of(s, own.competition.id) for s in own.submissions(model_id=model.id)]
 
 
 def _v3_user_profile(
@@ -554,12 +575,16 @@ def _v3_user_profile(
         raise InvalidParameterError("v3UserProfile needs model_name (or modelName)")
     t = context.tournament
     model = context.find_model(name)
+    context.check_model_in(model, tournament)
     staked = t.stake_info(model.id).stake
+    profile = t.profiles.profile(model.id)
     return UserProfile(
         id=strawberry.ID(str(model.id)),
         username=model.name,
         start_date=utc(model.created_at),
-        bio=None,
+        bio=profile.bio,
+        link_text=profile.link_text,
+        link_url=profile.link_url,
         nmr_staked=amount(staked),
         stake_value=amount(staked) if staked else None,
         daily_model_performances=daily_performances(t, model),
@@ -568,8 +593,7 @@ def _v3_user_profile(
 
 def _account_profile(info: Info, username: str, tournament: int | None = None) -> AccountProfile:
     context = info.context
-    context.check_tournament(tournament)
-    t = context.tournament
+    t = context.view(tournament)
     who = t.account_by_username(username)
     return AccountProfile(
         username=who.username,
@@ -592,10 +616,10 @@ def _submission_scores(
     distinct_on_round: bool | None = None,
 ) -> list[SubmissionScore]:
     context = info.context
-    context.check_tournament(tournament)
     model = context.find_model(str(model_id))
+    context.check_model_in(model, tournament)
     rows = score_rows(context.tournament, model)
-    wanted = _ALIASES.get(display_name, display_name) if display_name else None
+    wanted = names.alias(model.competition, display_name) if display_name else None
     rows = [
         r
         for r in rows
@@ -635,16 +659,15 @@ def _v2_round_model_performances(
     info: Info, model_id: str, tournament: int | None = None
 ) -> list[RoundModelPerformance]:
     context = info.context
-    context.check_tournament(tournament)
-    t = context.tournament
     model = context.find_model(model_id)
+    context.check_model_in(model, tournament)
+    t = context.view_of(model)
     payouts = {p.round_number: p for p in t.payouts(model_id=model.id)}
     rows = score_rows(t, model)
     numbers = {s.round_number for s in t.submissions(model_id=model.id) if s.selected}
     numbers |= set(payouts) | {r.info.number for r in rows}
     current_stake = t.stake_info(model.id).stake
     frozen = t.stakes_at_risk(model.id)
-    multipliers = _payout_multipliers(t)
     out = []
     for number in sorted(numbers, reverse=True):
         round_info = t.round(number)
@@ -660,7 +683,7 @@ def _v2_round_model_performances(
         out.append(
             RoundModelPerformance(
                 at_risk=at_risk,
-                payout_multipliers=multipliers,
+                payout_multipliers=_payout_multipliers(round_info),
                 round_payout_factor=None
                 if round_info.payout_factor is None
                 else float(round_info.payout_factor),
@@ -673,6 +696,9 @@ def _v2_round_model_performances(
                 intra_round_submission_scores=[
                     _round_score(r, None) for r in mine if not r.score.final
                 ],
+                corr_w_metamodel=next(
+                    (r.value for r in mine if r.name == names.CORR_W_METAMODEL), None
+                ),
             )
         )
     return out
@@ -680,9 +706,8 @@ def _v2_round_model_performances(
 
 def _pending_model_payouts(info: Info, tournament: int | None = None) -> ModelPayouts:
     context = info.context
-    context.check_tournament(tournament)
+    t = context.view(tournament)
     principal = context.require("read")
-    t = context.tournament
     actual: list[ModelPayout] = []
     pending: list[ModelPayout] = []
     rounds = {r.number: r for r in t.rounds()}
@@ -738,8 +763,7 @@ def _account_leaderboard(
     tournament: int | None = None,
 ) -> list[AccountLeaderboardRow]:
     context = info.context
-    context.check_tournament(tournament)
-    rows = context.tournament.leaderboard()
+    rows = context.view(tournament).leaderboard()
     accounts: dict[str, list[Any]] = {}
     for r in rows:
         accounts.setdefault(r.username, []).append(r)
@@ -788,11 +812,12 @@ def _account_leaderboard(
 def _diagnostics(info: Info, model_id: str, id: str | None = None) -> Diagnostics:
     context = info.context
     principal, model = context.own_model(model_id, "read")
-    t = context.tournament
+    t = context.view_of(model)
+    jobs = context.server.jobs
     if id:
-        result = diag.load_diagnostics(t, principal.account.id, model.id, id)
+        result = diag.load_diagnostics(t, jobs, principal.account.id, model.id, id)
     else:
-        result = diag.latest_diagnostics(t, principal.account.id, model.id)
+        result = diag.latest_diagnostics(t, jobs, principal.account.id, model.id)
     return _diagnostics_of(result)
 
 
@@ -859,6 +884,11 @@ class Query:
         resolver=_diagnostics,
         description="Diagnostics of one of the caller's models: by id or latest.",
     )
+    # staking v3, answered from the chain integration (see staking_v3)
+    v3_stake_config: V3StakeConfig = staking_v3.config_field
+    v3_stake_auth: V3StakeAuth = staking_v3.auth_field
+    v3_stake_round: V3StakeRound = staking_v3.round_field
+    v3_stake_claim: V3StakeClaim = staking_v3.claim_field
 
 
 def _model_payout(
@@ -885,8 +915,7 @@ def _upload_auth(
     tournament: int | None,
     model_id: str | None,
 ) -> UploadAuth:
-    context.check_tournament(tournament)
-    principal, _model = context.own_model(model_id, "upload")
+    principal, _model = context.own_model(model_id, "upload", tournament)
     name = context.upload_name(principal.account.id, filename)
     url = context.server.upload_url(context.upload_key(kind, name), principal.account.id)
     return UploadAuth(filename=name, url=url)
@@ -907,6 +936,18 @@ def _diagnostics_of(result: dict[str, Any]) -> Diagnostics:
                 row.get("validation_feature_neutral_corr")
             ),
             validation_fnc_v4=diag.as_float(row.get("validation_fnc_v4")),
+            validation_mmc=diag.as_float(row.get("validation_mmc")),
+            validation_feature_corr_max=diag.as_float(row.get("validation_feature_corr_max")),
+        )
+
+    def regime(name: str, row: dict[str, Any]) -> RegimeDiagnostics:
+        return RegimeDiagnostics(
+            regime=name,
+            eras=int(row.get("eras", 0)),
+            validation_corr_mean=diag.as_float(row.get("corr")),
+            validation_mmc_mean=diag.as_float(row.get("mmc")),
+            validation_fnc_v4_mean=diag.as_float(row.get("fnc")),
+            validation_feature_corr_max=diag.as_float(row.get("feature_exposure")),
         )
 
     return Diagnostics(
@@ -933,6 +974,12 @@ def _diagnostics_of(result: dict[str, Any]) -> Diagnostics:
         validation_fnc_v4_std=stat("fnc_std"),
         validation_fnc_v4_sharpe=stat("fnc_sharpe"),
         validation_fnc_v4_max_drawdown=stat("fnc_max_drawdown"),
+        validation_mmc_mean=stat("mmc_mean"),
+        validation_mmc_std=stat("mmc_std"),
+        validation_mmc_sharpe=stat("mmc_sharpe"),
+        # Numerai's example scripts: the mean over eras of each era's maximum exposure
+        validation_feature_corr_max=stat("feature_exposure_mean"),
+        by_regime=[regime(str(k), v) for k, v in result.get("by_regime", {}).items()],
     )
 
 
@@ -953,27 +1000,16 @@ def _create_submission(
     ] = None,
 ) -> Submission:
     context = info.context
-    context.check_tournament(tournament)
-    principal, model = context.own_model(model_id, "upload")
-    key, original = context.staged_upload("submissions", filename, principal.account.id)
-    t = context.tournament
-    data = t.store.get(key)
+    principal, model = context.own_model(model_id, "upload", tournament)
     del trigger_id, source, data_datestamp  # Numerai Compute's; nothing to do here
-    submission = t.submit(
-        model.id,
-        data,
-        filename=original,
-        round_number=round_,
-        key=f"numerai-upload:{filename}:{model.id}",
-    )
-    t.store.delete(key)
+    submission = context.submit_staged(context.tournament, model, principal, filename, round_)
     log.info(
         "submission %s of model %s for round %s via the GraphQL API",
         submission.id,
         model.id,
         submission.round_number,
     )
-    return submission_of(submission)
+    return submission_of(submission, context.view_of(model).competition.id)
 
 
 def _create_diagnostics(
@@ -983,22 +1019,24 @@ def _create_diagnostics(
     model_id: str | None = None,
 ) -> Diagnostics:
     context = info.context
-    context.check_tournament(tournament)
-    principal, model = context.own_model(model_id, "upload")
+    principal, model = context.own_model(model_id, "upload", tournament)
     key, original = context.staged_upload("diagnostics", filename, principal.account.id)
-    t = context.tournament
-    round_info = context.current_or_latest_round()
+    t = context.view_of(model)
+    round_info = context.current_or_latest_round(t)
     if round_info is None:
         raise NotFoundError("no round has opened yet; diagnostics need its validation data")
-    result = diag.run_diagnostics(
+    # scored by a background job (see diagnostics); numerapi polls `diagnostics` for it
+    result = diag.enqueue_diagnostics(
         t,
+        context.server.jobs,
         round_info,
-        t.store.get(key),
+        upload_key=key,
+        upload_name=filename,
         filename=original,
         account_id=principal.account.id,
         model_id=model.id,
+        max_attempts=context.server.settings.jobs_max_attempts,
     )
-    t.store.delete(key)
     return _diagnostics_of(result)
 
 
@@ -1016,7 +1054,7 @@ def _v2_change_stake(
         raise InvalidParameterError(
             f"type must be 'increase' or 'decrease', not {type!r}", details={"type": type}
         )
-    _, model = context.own_model(model_id, "stake")
+    _, model = context.own_model(model_id, "stake", tournament_number)
     units = positive_amount(value)
     return _stake_change(context.tournament, model, action, units)
 
@@ -1029,7 +1067,7 @@ def _release_stake(
 ) -> StakeChange:
     context = info.context
     _, model = context.own_model(model_id, "stake")
-    t = context.tournament
+    t = context.view_of(model)
     if drain:
         units = t.stake_info(model.id).stake
         if units == 0:
@@ -1075,6 +1113,3 @@ class CrowdAlphaSchema(strawberry.Schema):
             original = error.original_error
             if original is not None and not isinstance(original, CrowdAlphaError | GraphQLError):
                 log.error("GraphQL resolver failed: %s", error.message, exc_info=original)
-
-
-schema = CrowdAlphaSchema(query=Query, mutation=Mutation)

@@ -27,6 +27,7 @@ __all__ = [
     "PayoutMultiplier",
     "PerEraDiagnostics",
     "ProfileModel",
+    "RegimeDiagnostics",
     "Round",
     "RoundModelPerformance",
     "RoundScore",
@@ -204,6 +205,8 @@ class UserProfile:
     nmr_staked: str | None
     stake_value: str | None
     daily_model_performances: list[DailyModelPerformance]
+    link_text: str | None = None
+    link_url: str | None = None
 
 
 @strawberry.type
@@ -281,6 +284,11 @@ class RoundModelPerformance:
     round_target: str | None
     submission_scores: list[RoundScore]
     intra_round_submission_scores: list[RoundScore]
+    corr_w_metamodel: float | None = strawberry.field(
+        default=None,
+        name="corrWMetamodel",
+        description="The correlation with the round's meta model (Numerai's older field)",
+    )
 
 
 @strawberry.type
@@ -363,6 +371,19 @@ class PerEraDiagnostics:
     validation_ric: float | None = None
 
 
+@strawberry.type(
+    description="crowdalpha: the validation means over the eras of one market regime "
+    "(the operator's era labels, published in era_regimes.parquet)."
+)
+class RegimeDiagnostics:
+    regime: str
+    eras: int
+    validation_corr_mean: float | None = None
+    validation_mmc_mean: float | None = None
+    validation_fnc_v4_mean: float | None = None
+    validation_feature_corr_max: float | None = None
+
+
 @strawberry.type(description="Validation diagnostics of an uploaded prediction file.")
 class Diagnostics:
     id: strawberry.ID
@@ -434,3 +455,7 @@ class Diagnostics:
     validation_alpha_mean: float | None = None
     validation_alpha_sharpe: float | None = None
     validation_alpha_std: float | None = None
+    by_regime: list[RegimeDiagnostics] = strawberry.field(
+        default_factory=list,
+        description="crowdalpha: the means per market regime (empty: no labels published)",
+    )

@@ -1,5 +1,6 @@
 """Our REST API (``/v1``): sign-up, API keys, the account and its wallet, models, rounds,
-datasets, submissions, stakes, scores, payouts, the leaderboard, and operators' routes.
+datasets, submissions, stakes, scores, payouts, the leaderboard, models' webhooks and
+profiles, and operators' routes.
 Documented by the app's OpenAPI schema (``/openapi.json``, ``/docs``).
 
 Authentication: ``Authorization: Token PUBLIC_ID$SECRET_KEY``; scopes ``read``,
@@ -13,10 +14,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crowdalpha.server.rest import admin, participant
+from crowdalpha.server.rest import admin, consistency, governance, participant, profile
 
 __all__ = ["router"]
 
 router = APIRouter()
 router.include_router(participant.router)
+router.include_router(consistency.router)
+router.include_router(profile.router)
 router.include_router(admin.router)
+router.include_router(governance.router)

@@ -1,21 +1,23 @@
 """Operators' routes under ``/v1/admin`` (``admin`` scope): grant NMR from the treasury,
-every submission's state, the ledger check, and one run of the round clock."""
+every submission's state, the ledger check, one run of the round clock, and the clusters
+of near-identical submissions (fair play)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from crowdalpha.errors import InvalidParameterError
 from crowdalpha.ledger import format_nmr, to_base_units
 from crowdalpha.server.rest.common import (
     Admin,
+    CompetitionRef,
     Context,
     IdempotencyKey,
     RoundFilter,
     errors,
-    idempotency,
 )
 from crowdalpha.server.rest.schemas import (
     GrantIn,
@@ -24,6 +26,7 @@ from crowdalpha.server.rest.schemas import (
     SubmissionOut,
     TickOut,
 )
+from crowdalpha.tournament.fairplay import ClusterInfo
 
 __all__ = ["router"]
 
@@ -55,7 +58,7 @@ def grant(
         else t.account_by_username(str(body.username))
     )
     amount = to_base_units(body.amount)
-    entry = t.grant(account.id, amount, key=idempotency(principal, idempotency_key))
+    entry = t.grant(account.id, amount, key=idempotency_key, by=principal.account.id)
     return GrantOut(
         entry_id=entry,
         account_id=account.id,
@@ -91,3 +94,73 @@ def tick(context: Context, _principal: Admin) -> TickOut:
     """Open, close, score and resolve whatever rounds are due now (what the server's
     clock does every ``tick_interval``)."""
     return TickOut.of(context.tournament.tick())
+
+
+class DuplicateMemberOut(BaseModel):
+    model_id: int
+    model: str
+    account_id: int
+    account: str
+    stake_before: str = Field(description="Stake at risk as the close froze it (NMR, exact)")
+    stake_at_risk: str = Field(description="Stake at risk after the round's policy (NMR)")
+
+
+class DuplicateClusterOut(BaseModel):
+    competition: str
+    round_number: int
+    cluster: int = Field(description="The cluster's number in its round (1: largest)")
+    policy: Literal["report", "one_stake"]
+    threshold: str = Field(description="The rank correlation that links two submissions")
+    min_correlation: float = Field(description="The weakest link that joined the cluster")
+    max_correlation: float
+    across_accounts: bool = Field(description="Spread over several accounts (a sybil?)")
+    constant: bool = Field(description="Constant predictions (no ranking at all)")
+    stake_cut: str = Field(description="What the policy took off the stakes at risk (NMR)")
+    members: list[DuplicateMemberOut]
+
+    @classmethod
+    def of(cls, c: ClusterInfo) -> DuplicateClusterOut:
+        return cls(
+            competition=c.competition,
+            round_number=c.round_number,
+            cluster=c.cluster,
+            policy=c.policy,  # type: ignore[arg-type]
+            threshold=c.threshold,
+            min_correlation=c.min_correlation,
+            max_correlation=c.max_correlation,
+            across_accounts=c.across_accounts,
+            constant=c.constant,
+            stake_cut=format_nmr(c.stake_cut),
+            members=[
+                DuplicateMemberOut(
+                    model_id=m.model_id,
+                    model=m.model,
+                    account_id=m.account_id,
+                    account=m.account,
+                    stake_before=format_nmr(m.stake_before),
+                    stake_at_risk=format_nmr(m.stake_at_risk),
+                )
+                for m in c.members
+            ],
+        )
+
+
+@router.get(
+    "/duplicates",
+    summary="Clusters of near-identical submissions",
+    responses=errors(401, 403, 404, 422, 429),
+)
+def duplicates(
+    context: Context,
+    _principal: Admin,
+    round_number: RoundFilter = None,
+    competition: CompetitionRef = "classic",
+    across_only: Annotated[bool, Query(description="Only clusters over several accounts")] = False,
+) -> list[DuplicateClusterOut]:
+    """Each closed round's clusters of submissions whose rank correlation reached the
+    round's threshold (copies, sybils), newest round first, with the stakes at risk before
+    and after the round's duplicate policy (``report`` or ``one_stake``)."""
+    view = context.tournament.using(competition)
+    return [
+        DuplicateClusterOut.of(c) for c in view.duplicates(round_number, across_only=across_only)
+    ]

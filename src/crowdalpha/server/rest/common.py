@@ -1,24 +1,24 @@
-"""What the REST routes share: callers by scope, ownership checks, idempotency keys, and
-the few per-account queries the tournament core does not offer (built on its public API)."""
+"""What the REST routes share: callers by scope, path and header parameters, error docs.
+
+Ownership and idempotency are the core's rules: routes pass ``owner=`` (the caller's
+account) and the caller's ``Idempotency-Key`` as given, and the core refuses other
+accounts' objects and namespaces keys by account."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query
-from sqlalchemy.orm import Session
 
-from crowdalpha.db import session_factory, transact
-from crowdalpha.errors import NotFoundError, PermissionDeniedError
-from crowdalpha.ledger import Entry, SqlLedger, wallet
 from crowdalpha.server.auth import OptionalCaller, require
 from crowdalpha.server.context import ServerContext, get_context
 from crowdalpha.server.rest.schemas import ErrorBody
-from crowdalpha.tournament import ModelInfo, Principal, SubmissionInfo, Tournament
+from crowdalpha.tournament import ModelInfo, Principal, Tournament
 
 __all__ = [
     "ERRORS",
     "Admin",
+    "CompetitionRef",
     "Context",
     "IdempotencyKey",
     "ModelId",
@@ -29,10 +29,7 @@ __all__ = [
     "Staker",
     "Uploader",
     "errors",
-    "idempotency",
-    "own_model",
-    "own_submission",
-    "wallet_history",
+    "model_view",
 ]
 
 Context = Annotated[ServerContext, Depends(get_context)]
@@ -59,6 +56,22 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+CompetitionRef = Annotated[
+    str,
+    Query(
+        alias="competition",
+        min_length=1,
+        max_length=32,
+        description="The competition: classic (8, the default) or signals (11)",
+    ),
+]
+
+
+def model_view(context: ServerContext, model: ModelInfo) -> Tournament:
+    """The view of the model's own competition (its rounds, submissions, scores)."""
+    return context.tournament.using(model.competition)
+
+
 _DESCRIPTIONS = {
     401: "Missing, malformed, wrong or revoked API key",
     403: "The key lacks the scope, or the object belongs to another account",
@@ -77,50 +90,3 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 #: The errors every authenticated route can answer.
 ERRORS = errors(401, 403, 422, 429)
-
-
-def idempotency(principal: Principal, key: str | None) -> str | None:
-    """The caller's key, namespaced by account: one account's keys never collide with (or
-    replay) another's, and never with the core's own keys."""
-    return None if key is None else f"rest:{principal.account.id}:{key}"
-
-
-def own_model(tournament: Tournament, principal: Principal, model_id: int) -> ModelInfo:
-    """The model, if the caller's account owns it (admin keys included: operators act on
-    other accounts only through the admin routes)."""
-    model = tournament.model(model_id)
-    if model.account_id != principal.account.id:
-        raise PermissionDeniedError(
-            f"model {model_id} belongs to another account", details={"model_id": model_id}
-        )
-    return model
-
-
-def own_submission(
-    tournament: Tournament, principal: Principal, submission_id: int
-) -> SubmissionInfo:
-    """One of the caller's submissions (core: ``Tournament.submission(id)`` would be one
-    query; here, the submissions of each of the caller's models)."""
-    for model in tournament.models(principal.account.id):
-        for sub in tournament.submissions(model_id=model.id):
-            if sub.id == submission_id:
-                return sub
-    if any(s.id == submission_id for s in tournament.submissions()):
-        raise PermissionDeniedError(
-            f"submission {submission_id} belongs to another account",
-            details={"submission_id": submission_id},
-        )
-    raise NotFoundError(
-        f"there is no submission {submission_id}", details={"submission_id": submission_id}
-    )
-
-
-def wallet_history(tournament: Tournament, account_id: int, limit: int) -> list[Entry]:
-    """The wallet's latest ledger entries, newest first (read-only; core:
-    ``Tournament.wallet_history`` would be cleaner)."""
-
-    def op(session: Session) -> list[Entry]:
-        ledger = SqlLedger(session, mint_cap=tournament.config.mint_cap, now=tournament.clock.now)
-        return ledger.history(wallet(account_id), limit=limit)
-
-    return transact(session_factory(tournament.engine), op)

@@ -25,6 +25,7 @@ from crowdalpha.ledger import format_nmr, to_base_units, wallet
 from crowdalpha.server.context import read_body
 from crowdalpha.server.rest.common import (
     ERRORS,
+    CompetitionRef,
     Context,
     IdempotencyKey,
     ModelId,
@@ -35,10 +36,7 @@ from crowdalpha.server.rest.common import (
     Staker,
     Uploader,
     errors,
-    idempotency,
-    own_model,
-    own_submission,
-    wallet_history,
+    model_view,
 )
 from crowdalpha.server.rest.schemas import (
     AccountOut,
@@ -204,7 +202,7 @@ def get_wallet_history(
             created_at=e.created_at,
             memo=e.memo,
         )
-        for e in wallet_history(context.tournament, principal.account.id, limit)
+        for e in context.tournament.wallet_history(principal.account.id, limit=limit)
     ]
 
 
@@ -212,8 +210,13 @@ def get_wallet_history(
 
 
 @router.get("/models", tags=["models"], summary="The account's models", responses=ERRORS)
-def list_models(context: Context, principal: Reader) -> list[ModelOut]:
-    return [ModelOut.of(m) for m in context.tournament.models(principal.account.id)]
+def list_models(
+    context: Context, principal: Reader, competition: CompetitionRef | None = None
+) -> list[ModelOut]:
+    """The account's models of every competition (of one, with ``competition``)."""
+    t = context.tournament
+    views = [t.using(competition)] if competition else [t.using(c) for c in t.competitions]
+    return [ModelOut.of(m) for v in views for m in v.models(principal.account.id)]
 
 
 @router.post(
@@ -224,8 +227,10 @@ def list_models(context: Context, principal: Reader) -> list[ModelOut]:
     responses=errors(401, 403, 409, 422, 429),
 )
 def create_model(body: ModelIn, context: Context, principal: Uploader) -> ModelOut:
-    """A new model; names (lowercase letters, digits, underscores) are unique."""
-    return ModelOut.of(context.tournament.create_model(principal.account.id, body.name))
+    """A new model of ``competition`` (Classic by default); names (lowercase letters,
+    digits, underscores) are unique across competitions."""
+    view = context.tournament.using(body.competition)
+    return ModelOut.of(view.create_model(principal.account.id, body.name))
 
 
 _OWN = errors(401, 403, 404, 422, 429)
@@ -233,14 +238,14 @@ _OWN = errors(401, 403, 404, 422, 429)
 
 @router.get("/models/{model_id}", tags=["models"], summary="One model", responses=_OWN)
 def get_model(model_id: ModelId, context: Context, principal: Reader) -> ModelOut:
-    return ModelOut.of(own_model(context.tournament, principal, model_id))
+    return ModelOut.of(context.tournament.model(model_id, owner=principal.account.id))
 
 
 @router.get("/models/{model_id}/stake", tags=["stakes"], summary="Stake", responses=_OWN)
 def get_stake(model_id: ModelId, context: Context, principal: Reader) -> StakeOut:
     """The model's stake and its pending releases (NMR taken off the stake, paid back to
     the wallet when the last round it is at risk in resolves)."""
-    own_model(context.tournament, principal, model_id)
+    context.tournament.model(model_id, owner=principal.account.id)
     return StakeOut.of(context.tournament.stake_info(model_id))
 
 
@@ -261,9 +266,11 @@ def increase_stake(
     idempotency_key: IdempotencyKey = None,
 ) -> StakeOut:
     """Move ``amount`` NMR from the wallet to the model's stake, at once."""
-    own_model(context.tournament, principal, model_id)
     info = context.tournament.increase_stake(
-        model_id, to_base_units(body.amount), key=idempotency(principal, idempotency_key)
+        model_id,
+        to_base_units(body.amount),
+        key=idempotency_key,
+        owner=principal.account.id,
     )
     return StakeOut.of(info)
 
@@ -283,9 +290,11 @@ def decrease_stake(
 ) -> StakeOut:
     """Take ``amount`` NMR off the stake: it is a pending release until the last round it
     is at risk in resolves (immediate when none is)."""
-    own_model(context.tournament, principal, model_id)
     info = context.tournament.decrease_stake(
-        model_id, to_base_units(body.amount), key=idempotency(principal, idempotency_key)
+        model_id,
+        to_base_units(body.amount),
+        key=idempotency_key,
+        owner=principal.account.id,
     )
     return StakeOut.of(info)
 
@@ -299,9 +308,11 @@ def set_stake(
     idempotency_key: IdempotencyKey = None,
 ) -> StakeOut:
     """Increase or decrease the stake to exactly ``amount`` NMR."""
-    own_model(context.tournament, principal, model_id)
     info = context.tournament.set_stake(
-        model_id, to_base_units(body.amount), key=idempotency(principal, idempotency_key)
+        model_id,
+        to_base_units(body.amount),
+        key=idempotency_key,
+        owner=principal.account.id,
     )
     return StakeOut.of(info)
 
@@ -310,9 +321,11 @@ def set_stake(
 
 
 @router.get("/rounds", tags=["rounds"], summary="List rounds", responses=_PUBLIC)
-def list_rounds(context: Context, _caller: OptionalCaller) -> list[RoundOut]:
-    """Every round, oldest first."""
-    return [RoundOut.of(r) for r in context.tournament.rounds()]
+def list_rounds(
+    context: Context, _caller: OptionalCaller, competition: CompetitionRef = "classic"
+) -> list[RoundOut]:
+    """Every round of the competition, oldest first."""
+    return [RoundOut.of(r) for r in context.tournament.using(competition).rounds()]
 
 
 @router.get(
@@ -321,9 +334,11 @@ def list_rounds(context: Context, _caller: OptionalCaller) -> list[RoundOut]:
     summary="The open round",
     responses=errors(401, 404, 429),
 )
-def current_round(context: Context, _caller: OptionalCaller) -> RoundOut:
-    """The round open for submissions; 404 ``not_found`` while none is."""
-    info = context.tournament.current_round()
+def current_round(
+    context: Context, _caller: OptionalCaller, competition: CompetitionRef = "classic"
+) -> RoundOut:
+    """The competition's round open for submissions; 404 ``not_found`` while none is."""
+    info = context.tournament.using(competition).current_round()
     if info is None:
         raise NotFoundError("no round is open right now")
     return RoundOut.of(info)
@@ -332,12 +347,13 @@ def current_round(context: Context, _caller: OptionalCaller) -> RoundOut:
 @router.get(
     "/rounds/{number}", tags=["rounds"], summary="One round", responses=errors(401, 404, 429)
 )
-def get_round(number: RoundNumber, context: Context, _caller: OptionalCaller) -> RoundOut:
-    return RoundOut.of(context.tournament.round(number))
-
-
-def _dataset_prefix(context: Context, number: int) -> str:
-    return f"datasets/{context.tournament.round(number).dataset_version}/"
+def get_round(
+    number: RoundNumber,
+    context: Context,
+    _caller: OptionalCaller,
+    competition: CompetitionRef = "classic",
+) -> RoundOut:
+    return RoundOut.of(context.tournament.using(competition).round(number))
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
@@ -347,15 +363,20 @@ _DIGESTS_LOCK = threading.Lock()
 def stored_sha256(store: FileStore, key: str) -> str:
     """A stored file's SHA-256, computed once per file version (datasets never change)."""
     path = store.local_path(key)
-    if path is None:
-        return file_sha256(store.get(key))
-    stat = path.stat()
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    if path is None:  # a bucket: its size and write time name the version
+        version: tuple[str, int, int] = (
+            f"{store!r}/{key}",
+            store.size(key),
+            int(store.modified(key).timestamp() * 1e9),
+        )
+    else:
+        stat = path.stat()
+        version = (str(path), stat.st_size, stat.st_mtime_ns)
     with _DIGESTS_LOCK:
         known = _DIGESTS.get(version)
     if known is not None:
         return known
-    digest = file_sha256(path)  # read in chunks
+    digest = file_sha256(path) if path is not None else store.sha256(key)  # read in chunks
     with _DIGESTS_LOCK:
         if len(_DIGESTS) > 10_000:
             _DIGESTS.clear()
@@ -370,20 +391,24 @@ def stored_sha256(store: FileStore, key: str) -> str:
     responses=errors(401, 404, 429),
 )
 def list_datasets(
-    number: RoundNumber, context: Context, _caller: OptionalCaller
+    number: RoundNumber,
+    context: Context,
+    _caller: OptionalCaller,
+    competition: CompetitionRef = "classic",
 ) -> list[DatasetFileOut]:
     """Each file of the round's dataset with its size and a signed, expiring download URL
     (plain GET; ``Range`` requests resume an interrupted download)."""
-    prefix = _dataset_prefix(context, number)
-    store = context.tournament.store
+    view = context.tournament.using(competition)
+    store = view.store
     return [
         DatasetFileOut(
-            name=key[len(prefix) :],
-            size_bytes=store.size(key),
-            sha256=stored_sha256(store, key),
-            url=context.download_url(key),
+            name=item.name,
+            size_bytes=item.size_bytes,
+            # the hash recorded at publish: a file damaged since fails the client's check
+            sha256=item.sha256 or stored_sha256(store, item.key),
+            url=context.download_url(item.key),
         )
-        for key in store.keys(prefix)
+        for item in view.dataset_files(number)
     ]
 
 
@@ -405,14 +430,11 @@ def download_dataset(
     redirect: Annotated[
         bool, Query(description="false: answer the signed link as JSON instead")
     ] = True,
+    competition: CompetitionRef = "classic",
 ) -> Response | LinkOut:
     """Redirects (307) to the file's signed URL, or with ``redirect=false`` returns it."""
-    key = _dataset_prefix(context, number) + name
-    if not name or not context.tournament.store.exists(key):
-        raise NotFoundError(
-            f"round {number}'s dataset has no file {name!r}", details={"name": name}
-        )
-    url = context.download_url(key)
+    view = context.tournament.using(competition)
+    url = context.download_url(view.dataset_file(number, name).key)
     if redirect:
         return RedirectResponse(url, status_code=307)
     return LinkOut(url=url, expires_in=context.settings.signed_url_ttl)
@@ -474,7 +496,7 @@ async def upload_submission(
             body,
             filename=filename,
             round_number=round_number,
-            key=idempotency(principal, idempotency_key),
+            key=idempotency_key,
             owner=principal.account.id,
         ),
         limiter=context.uploads,
@@ -492,8 +514,8 @@ def list_submissions(
     model_id: ModelId, context: Context, principal: Reader, round_number: RoundFilter = None
 ) -> list[SubmissionOut]:
     """Every file the model submitted (oldest first), with its state and SHA-256."""
-    own_model(context.tournament, principal, model_id)
-    subs = context.tournament.submissions(model_id=model_id, round_number=round_number)
+    model = context.tournament.model(model_id, owner=principal.account.id)
+    subs = model_view(context, model).submissions(model_id=model_id, round_number=round_number)
     return [SubmissionOut.of(s) for s in subs]
 
 
@@ -512,7 +534,9 @@ def get_submission(
     principal: Reader,
 ) -> SubmissionOut:
     """The submission's state (validated, scored, resolved, failed with a reason)."""
-    return SubmissionOut.of(own_submission(context.tournament, principal, submission_id))
+    return SubmissionOut.of(
+        context.tournament.submission(submission_id, owner=principal.account.id)
+    )
 
 
 @router.get(
@@ -536,7 +560,7 @@ def get_submission_file(
 ) -> Response:
     """The file as uploaded, checked against its recorded SHA-256 (sent as the
     ``X-Content-SHA256`` header)."""
-    sub = own_submission(context.tournament, principal, submission_id)
+    sub = context.tournament.submission(submission_id, owner=principal.account.id)
     data = context.tournament.submission_file(sub.id)
     return Response(
         data,
@@ -559,8 +583,8 @@ def list_scores(
 ) -> list[ScoreOut]:
     """Scores per round (CORR, MMC, FNC, BMC): provisional while the round scores, final
     once it resolves. Each round scores one live era, so a round's row is its era's."""
-    own_model(context.tournament, principal, model_id)
-    rows = context.tournament.scores(model_id=model_id, round_number=round_number)
+    model = context.tournament.model(model_id, owner=principal.account.id)
+    rows = model_view(context, model).scores(model_id=model_id, round_number=round_number)
     return [ScoreOut.of(s) for s in rows]
 
 
@@ -571,8 +595,8 @@ def list_payouts(
     model_id: ModelId, context: Context, principal: Reader, round_number: RoundFilter = None
 ) -> list[PayoutOut]:
     """NMR paid (positive) or burned (negative) per resolved round."""
-    own_model(context.tournament, principal, model_id)
-    rows = context.tournament.payouts(model_id=model_id, round_number=round_number)
+    model = context.tournament.model(model_id, owner=principal.account.id)
+    rows = model_view(context, model).payouts(model_id=model_id, round_number=round_number)
     return [PayoutOut.of(p) for p in rows]
 
 
@@ -585,8 +609,10 @@ def leaderboard(
     by: Annotated[Literal["reputation", "stake"], Query()] = "reputation",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip")] = 0,
+    competition: CompetitionRef = "classic",
 ) -> list[LeaderboardRowOut]:
-    """Models ranked by reputation (mean final CORR over the reputation window) or stake;
-    page through it with ``offset`` (each row keeps its overall rank)."""
-    rows = context.tournament.leaderboard(by=by, limit=limit, offset=offset)
+    """A competition's models ranked by reputation (mean final CORR over the reputation
+    window) or stake; page through it with ``offset`` (each row keeps its overall rank)."""
+    view = context.tournament.using(competition)
+    rows = view.leaderboard(by=by, limit=limit, offset=offset)
     return [LeaderboardRowOut.of(r) for r in rows]

@@ -216,6 +216,12 @@ class LedgerEntryOut(BaseModel):
 
 class ModelIn(_In):
     name: StrictStr = Field(min_length=1, max_length=64)
+    competition: StrictStr = Field(
+        default="classic",
+        min_length=1,
+        max_length=32,
+        description="The competition the model enters: classic (8) or signals (11)",
+    )
 
 
 class ModelOut(BaseModel):
@@ -223,11 +229,16 @@ class ModelOut(BaseModel):
     account_id: int
     name: str
     created_at: datetime
+    competition: str = Field(default="classic", description="classic or signals")
 
     @classmethod
     def of(cls, info: ModelInfo) -> ModelOut:
         return cls(
-            id=info.id, account_id=info.account_id, name=info.name, created_at=info.created_at
+            id=info.id,
+            account_id=info.account_id,
+            name=info.name,
+            created_at=info.created_at,
+            competition=info.competition,
         )
 
 
@@ -295,10 +306,18 @@ class RoundOut(BaseModel):
     payout_policy: str
     total_at_risk: str | None
     payout_factor: str | None
+    competition: str = Field(default="classic", description="classic or signals")
+    metrics: list[str] = Field(
+        default_factory=list, description="The scores the round computes (its own config)"
+    )
+    paid_metrics: list[str] = Field(default_factory=list, description="The scores it pays on")
 
     @classmethod
     def of(cls, info: RoundInfo) -> RoundOut:
         return cls(
+            competition=info.competition,
+            metrics=list(info.config.metrics),
+            paid_metrics=list(info.config.paid_metrics),
             number=info.number,
             state=info.state,
             opens_at=info.opens_at,
@@ -379,18 +398,38 @@ class ScoreOut(BaseModel):
     mmc: float | None
     fnc: float | None
     bmc: float | None
+    mpc: float | None = Field(
+        default=None,
+        description="Meta portfolio contribution: the model's contribution to the stake-"
+        "weighted meta model's portfolio (informational unless the round's payout uses it)",
+    )
+    alpha: float | None = Field(default=None, description="Signals: ALPHA")
+    churn: float | None = Field(
+        default=None, description="Signals: max churn against the model's last submissions"
+    )
+    turnover: float | None = Field(
+        default=None, description="Signals: max turnover against the model's last submissions"
+    )
+    values: dict[str, float | None] = Field(
+        default_factory=dict, description="Every score the round recorded, by name"
+    )
     final: bool = Field(description="False for provisional scores before resolution")
     scored_at: datetime
 
     @classmethod
     def of(cls, info: ScoreInfo) -> ScoreOut:
         return cls(
+            alpha=info.get("alpha"),
+            churn=info.get("churn"),
+            turnover=info.get("turnover"),
+            values=dict(info.values),
             round_number=info.round_number,
             model_id=info.model_id,
             corr=info.corr,
             mmc=info.mmc,
             fnc=info.fnc,
             bmc=info.bmc,
+            mpc=info.mpc,
             final=info.final,
             scored_at=info.scored_at,
         )

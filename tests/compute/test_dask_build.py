@@ -1,0 +1,135 @@
+"""A dataset build with its time cells as tasks on a Dask cluster (two worker processes)
+writes the same bytes as a build in one process; the era cache the tasks fill — here in an
+S3 bucket — serves a later build anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from tests.services import S3Endpoint
+
+from crowdalpha.compute import ComputeBackend
+from crowdalpha.compute.dask import DaskBackend
+from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
+from crowdalpha.dataset.cells import STAGING
+from crowdalpha.dataset.features import FeatureConfig
+from crowdalpha.dataset.obfuscate import Vault
+from crowdalpha.dataset.targets import TargetConfig
+from crowdalpha.market import MarketConfig, simulate_market
+from crowdalpha.storage import FileStore
+
+VAULT = Vault(bytes(range(32)))
+# Short windows and few features: six cells of 60 days in a 320-day history, built in seconds.
+CONFIG = BuildConfig(
+    features=FeatureConfig(
+        momentum_windows=(5, 20),
+        skip_momentum=((40, 5),),
+        reversal_windows=(5,),
+        volatility_windows=(5, 20),
+        downside_windows=(20,),
+        skew_windows=(20,),
+        volume_windows=(5, 20),
+        volume_trends=((5, 20),),
+        turnover_windows=(5,),
+        dollar_volume_windows=(5,),
+        amihud_windows=(20,),
+        drawdown_windows=(20,),
+        beta_windows=(20,),
+        range_windows=(5,),
+        intraday_windows=(5,),
+        lags=(0, 1),
+        small_set_size=10,
+    ),
+    targets=TargetConfig(
+        horizon=10,
+        aux_horizons=(20,),
+        styles=("size", "momskip_40_5", "vol_20", "beta_20"),
+        beta_style="beta_20",
+    ),
+    validation_eras=6,
+    block_days=60,
+)
+
+
+@pytest.fixture(scope="module")
+def prices() -> pd.DataFrame:
+    config = MarketConfig(n_stocks=80, n_days=320, seed=7)  # listings and delistings too
+    return simulate_market(config).prices
+
+
+@pytest.fixture
+def backend(dask_cluster: LocalCluster) -> Iterator[DaskBackend]:
+    with Client(dask_cluster, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)
+        yield DaskBackend(client)
+
+
+def _build(
+    prices: pd.DataFrame,
+    root: Path,
+    *,
+    compute: ComputeBackend | None = None,
+    cache: Path | FileStore | None = None,
+) -> BuildReport:
+    return build_round(
+        prices,
+        out_dir=root / "public",
+        operator_dir=root / "operator",
+        vault=VAULT,
+        round_number=3,
+        config=CONFIG,
+        cache_dir=cache,
+        compute=compute,
+    )
+
+
+def _same_bytes(a: Path, b: Path) -> None:
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert {f.name for f in files} >= {"train.parquet", "live.parquet", "live_ids.parquet"}
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+@pytest.fixture(scope="module")
+def single(prices: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("single")
+    _build(prices, root)
+    return root
+
+
+def test_cells_on_the_cluster_write_the_bytes_of_one_process(
+    prices: pd.DataFrame, single: Path, backend: DaskBackend, tmp_path: Path
+) -> None:
+    report = _build(prices, tmp_path, compute=backend)
+    _same_bytes(single, tmp_path)
+    planned = sorted(d for dates in report.eras.values() for d in dates)
+    assert report.reused == () and list(report.computed) == planned
+    # the temporary cache that carried the eras is gone
+    assert [p.name for p in (tmp_path / "operator").iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_cache_the_tasks_fill_in_a_bucket_serves_the_next_build(
+    prices: pd.DataFrame, single: Path, backend: DaskBackend, s3: S3Endpoint, tmp_path: Path
+) -> None:
+    bucket = s3.store()
+    first = _build(prices, tmp_path / "a", compute=backend, cache=bucket)
+    _same_bytes(single, tmp_path / "a")
+    assert first.reused == () and first.damaged == 0
+    cached = list(bucket.keys())
+    assert len(cached) == len(first.computed) and not any(k.startswith(STAGING) for k in cached)
+    # a build in one process finds every era the cluster computed
+    again = _build(prices, tmp_path / "b", cache=bucket)
+    assert again.computed == () and sorted(again.reused) == sorted(first.computed)
+    _same_bytes(single, tmp_path / "b")
+    # and the cluster finds them too; a damaged file is recomputed, as in one process
+    damaged = cached[5]
+    bucket.put(damaged, bucket.get(damaged)[:2000])
+    third = _build(prices, tmp_path / "c", compute=backend, cache=bucket)
+    assert [f"{d:%Y-%m-%d}" for d in third.computed] == [damaged[-14:-4]]
+    assert third.damaged == 1
+    _same_bytes(single, tmp_path / "c")
