@@ -160,6 +160,7 @@ def _share_and_take_over(
     a.process.send_signal(signal.SIGKILL)
     a.process.wait(timeout=10)
     took = _until(b.leads, 30)
-    # within a tick interval (plus the time this loaded machine takes to notice)
-    assert took <= TICK + 2.0, took
+    # b's next tick takes the freed lock: a tick interval on an idle machine; the bound
+    # leaves room for a loaded CI machine and is still far below any lease's expiry
+    assert took <= TICK + 10.0, took
     assert via_b.current_round() is not None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -136,9 +135,8 @@ def test_webhooks_are_set_through_numerapi_and_called_signed_with_retries(
     hook = t.webhooks.get(alice.models["alpha"])
     assert hook is not None and len(hook.secret) == 64
 
-    started = time.monotonic()
     number = _next_round(t)  # opening only queues: the receiver has not been called yet
-    assert time.monotonic() - started < 5 and receiver.calls == []
+    assert receiver.calls == []
     [queued] = t.webhooks.deliveries()
     assert (queued.state, queued.round_number, queued.attempts) == ("pending", number, 0)
 

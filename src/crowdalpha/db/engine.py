@@ -38,9 +38,18 @@ T = TypeVar("T")
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
+#: PostgreSQL URLs without a driver (``postgresql://``, Heroku's ``postgres://``) use the
+#: driver the project installs, psycopg 3 — SQLAlchemy's default, psycopg2, is not installed.
+_POSTGRESQL_DRIVERLESS = {"postgresql", "postgres"}
+
+
 def create_database_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://…``)."""
+    """An engine for ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://…``; a plain
+    ``postgresql://`` or ``postgres://`` URL means the same as ``postgresql+psycopg://``)."""
     parsed = make_url(url)
+    if parsed.drivername in _POSTGRESQL_DRIVERLESS:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        url = parsed.render_as_string(hide_password=False)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
