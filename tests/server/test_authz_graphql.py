@@ -248,7 +248,7 @@ QUERIES: dict[str, tuple[Request, dict[str, str]]] = {
             "query($m: String) { submissionWebhook(modelId: $m) { url secret } }",
             m=lambda w: w.classic,
         ),
-        OWNED_READ,
+        OWNED_WRITE,  # the answer carries the signing secret
     ),
 }
 

@@ -152,11 +152,12 @@ MATRIX: dict[
         lambda w: (f"/v1/models/{w.model}/payouts", {}),
         OWNED_READ,
     ),
-    # a model's webhook and public profile: read to look, upload to change (an IP literal
-    # on a public address, so no name is resolved)
+    # a model's public profile: read to look, upload to change; its webhook: upload for
+    # both (the answer carries the signing secret). An IP literal on a public address, so
+    # no name is resolved.
     ("GET", "/v1/models/{model_id}/webhook"): (
         lambda w: (f"/v1/models/{w.model}/webhook", {}),
-        OWNED_READ,
+        OWNED_WRITE,
     ),
     ("PUT", "/v1/models/{model_id}/webhook"): (
         lambda w: (f"/v1/models/{w.model}/webhook", {"json": {"url": PUBLIC_HOOK}}),

@@ -3,8 +3,10 @@
 ``pipeline_status``, plus crowdalpha's ``submissionWebhook`` (the webhook's URL and the
 secret its calls are signed with; see :mod:`crowdalpha.server.webhooks`).
 
-Setting a bio, a link or a webhook needs the ``upload`` scope; reading the webhook and
-downloading one's own submissions, ``read``. ``pipelineStatus`` is public, as on Numerai.
+Setting a bio, a link or a webhook needs the ``upload`` scope, and so does reading the
+webhook (its answer carries the signing secret: a read-only key must not be able to forge
+its calls); downloading one's own submissions needs ``read``. ``pipelineStatus`` is
+public, as on Numerai.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def _submission_download_auth(info: Info, id: str | None = None) -> UploadAuth:
 
 def _submission_webhook(info: Info, model_id: str | None = None) -> SubmissionWebhook | None:
     context = info.context
-    principal, model = context.own_model(model_id, "read")
+    principal, model = context.own_model(model_id, "upload")
     hook = context.tournament.webhooks.get(model.id, owner=principal.account.id)
     if hook is None:
         return None
@@ -185,7 +187,7 @@ class ParticipantQuery:
     submission_webhook: SubmissionWebhook | None = strawberry.field(
         resolver=_submission_webhook,
         name="submissionWebhook",
-        description="crowdalpha: a model's webhook and its signing secret (read scope).",
+        description="crowdalpha: a model's webhook and its signing secret (upload scope).",
     )
 
 

@@ -2,7 +2,9 @@
 ``set_bio`` and ``set_link`` (GraphQL's ``setSubmissionWebhook``, ``setUserBio``,
 ``setUserLink``) as routes.
 
-Setting needs the ``upload`` scope, reading ``read``, and only on the caller's own models.
+Setting needs the ``upload`` scope, reading ``read``, and only on the caller's own models —
+except the webhook, whose answer carries the secret that signs its calls: reading it needs
+``upload`` too (a read-only key that could read it could forge the calls).
 The rules are the core's and the server's one path: a webhook goes through
 :func:`crowdalpha.server.destinations.set_webhook` (never to an internal address, unless
 the operator allows it), a bio and a link through the core's profile checks.
@@ -99,8 +101,9 @@ class ProfileOut(BaseModel):
 @router.get(
     "/models/{model_id}/webhook", tags=["models"], summary="The model's webhook", responses=_OWN
 )
-def get_webhook(model_id: ModelId, context: Context, principal: Reader) -> WebhookOut:
-    """The webhook's URL and the secret its calls are signed with (nulls: none is set)."""
+def get_webhook(model_id: ModelId, context: Context, principal: Uploader) -> WebhookOut:
+    """The webhook's URL and the secret its calls are signed with (nulls: none is set).
+    Needs the ``upload`` scope, as setting it does: the secret lets its holder sign calls."""
     hook = context.tournament.webhooks.get(model_id, owner=principal.account.id)
     return WebhookOut.of(model_id, hook)
 
