@@ -144,7 +144,9 @@ async def _load(
                         for path in (
                             "/v1/rounds/current",
                             "/v1/leaderboard",
-                            f"/v1/models/{model}/submissions",
+                            # a script polling its last uploads (not all of them: a
+                            # model here uploads ~1,000 times in 10 minutes)
+                            f"/v1/models/{model}/submissions?latest=10",
                         ):
                             sent = time.perf_counter()
                             async with http.get(path, headers=headers) as q:

@@ -87,6 +87,11 @@ def test_a_participant_plays_a_round_with_the_client(
         assert alice.submission(sub.id) == sub
         assert alice.submission_file(sub.id) == body
         assert alice.submissions(model.id) == [sub]
+        again = alice.upload_predictions("alice_m", body, filename="q.csv")
+        listed = alice.submissions(model.id)
+        assert [s.id for s in listed] == [sub.id, again.id]
+        assert [s.selected for s in listed] == [False, True]  # the newest one counts
+        assert alice.submissions(model.id, latest=1) == [listed[1]]
 
         stake = alice.increase_stake(model.id, "40", idempotency_key="k")
         assert isinstance(stake, Stake) and stake.stake == nmr(40)
@@ -107,7 +112,7 @@ def test_a_participant_plays_a_round_with_the_client(
         assert alice.payouts(model.id)[0].stake_at_risk == nmr(30)
         assert alice.leaderboard(by="stake")[0].model_name == "alice_m"
         assert ops.ledger_check().ok
-        assert [s.id for s in ops.all_submissions()] == [sub.id]
+        assert [s.id for s in ops.all_submissions()] == [sub.id, again.id]
 
         key = alice.create_api_key(["read"], name="ro")
         assert {k.public_id for k in alice.api_keys()} >= {key.public_id}

@@ -173,3 +173,30 @@ def test_the_server_sweeps_staged_uploads_that_no_mutation_used(
         while store.exists(abandoned) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not store.exists(abandoned)
+
+
+def test_a_models_latest_submissions_are_listed_without_the_rest(served: Served) -> None:
+    c = served.client
+    alice = served.sign_up("alice")
+    m = served.create_model(alice, "alice_m")
+    number = served.open_round()
+    body = served.live_csv(number)
+    sent = []
+    for n in range(4):
+        up = c.post(
+            f"/v1/models/{m}/submissions",
+            params={"filename": f"v{n}.csv"},
+            content=body,
+            headers={**alice.headers, "Idempotency-Key": f"u{n}", "Content-Type": "text/csv"},
+        )
+        assert up.status_code == 201, up.text
+        sent.append(up.json()["id"])
+    path = f"/v1/models/{m}/submissions"
+    every = [s["id"] for s in c.get(path, headers=alice.headers).json()]
+    assert every == sent  # oldest first
+    newest = c.get(path, params={"latest": 2}, headers=alice.headers).json()
+    assert [s["id"] for s in newest] == sent[2:]  # the newest two, still oldest first
+    assert len(c.get(path, params={"latest": 10}, headers=alice.headers).json()) == 4
+    for bad in (0, 1001):
+        refused = c.get(path, params={"latest": bad}, headers=alice.headers)
+        assert refused.status_code == 422, refused.text

@@ -561,9 +561,12 @@ class Client:
         )
         return Submission.from_json(response.json())
 
-    def submissions(self, model: int | str, round_number: int | None = None) -> list[Submission]:
+    def submissions(
+        self, model: int | str, round_number: int | None = None, *, latest: int | None = None
+    ) -> list[Submission]:
+        """The model's submissions, oldest first (``latest``: only the newest so many)."""
         path = f"/v1/models/{self._model_id(model)}/submissions"
-        return [Submission.from_json(d) for d in self._get(path, round=round_number)]
+        return [Submission.from_json(d) for d in self._get(path, round=round_number, latest=latest)]
 
     def submission(self, submission_id: int) -> Submission:
         return Submission.from_json(self._get(f"/v1/submissions/{submission_id}"))

@@ -86,6 +86,16 @@ class ColumnSource(ABC):
     def load(self, positions: Sequence[int] | IntArray) -> FloatArray:
         """The columns at ``positions`` as a float64 ``(rows, len(positions))`` matrix."""
 
+    @abstractmethod
+    def select(self, positions: Sequence[int] | IntArray) -> ColumnSource:
+        """The columns at ``positions``, in that order, as a source of their own: what one
+        task is given, so that it carries its own columns and not the whole round's (at
+        100,000 models the list of files alone pickles to megabytes per task)."""
+
+    def load_all(self) -> FloatArray:
+        """Every column, as :meth:`load` returns them."""
+        return self.load(np.arange(len(self.columns), dtype=np.int64))
+
 
 class FrameColumns(ColumnSource):
     """Columns of a DataFrame in this process's memory (ids sorted on the way in)."""
@@ -110,6 +120,9 @@ class FrameColumns(ColumnSource):
             )
         except (TypeError, ValueError) as exc:
             raise ScoringInputError(f"predictions must be numeric: {exc}") from None
+
+    def select(self, positions: Sequence[int] | IntArray) -> FrameColumns:
+        return FrameColumns(self.frame.iloc[:, np.asarray(positions, dtype=np.int64)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +151,15 @@ class StoredColumns(ColumnSource):
     @property
     def columns(self) -> pd.Index:
         return pd.Index(list(self.names))
+
+    def select(self, positions: Sequence[int] | IntArray) -> StoredColumns:
+        taken = [int(p) for p in positions]
+        return StoredColumns(
+            self.store,
+            [self.keys[p] for p in taken],
+            [self.names[p] for p in taken],
+            self.stored_ids,
+        )
 
     @property
     def _order(self) -> IntArray:
@@ -171,25 +193,22 @@ class StoredColumns(ColumnSource):
 
 @dataclass(frozen=True)
 class _MetaTask:
-    source: ColumnSource
-    positions: IntArray
+    source: ColumnSource  # the group's staked columns, in the stakes' order
     weights: FloatArray
 
 
 def _meta_partials(task: _MetaTask) -> list[FloatArray]:
     """One group of staked columns' partial sums (pass 1)."""
-    p = np.ascontiguousarray(task.source.load(task.positions).T)
-    _require_complete(p, task.source.columns[task.positions])
+    p = np.ascontiguousarray(task.source.load_all().T)
+    _require_complete(p, task.source.columns)
     rc = kernels.rank_codes(p, Segments.single(p.shape[1]))
-    rows = np.arange(len(task.positions), dtype=np.int64)
+    rows = np.arange(p.shape[0], dtype=np.int64)
     return meta_partial_sums(rc.gaussian, rows, task.weights)
 
 
 @dataclass(frozen=True)
 class _ScoreTask:
-    source: ColumnSource
-    start: int
-    stop: int
+    source: ColumnSource  # the block's columns
     targets: pd.Series
     meta_model: pd.Series | None
     features: pd.DataFrame | None
@@ -199,9 +218,8 @@ class _ScoreTask:
 
 def _score_block(task: _ScoreTask) -> pd.DataFrame:
     """One block's scores (pass 2)."""
-    positions = np.arange(task.start, task.stop, dtype=np.int64)
-    values = task.source.load(positions)
-    names = task.source.columns[task.start : task.stop]
+    values = task.source.load_all()
+    names = task.source.columns
     _require_complete(values.T, names)
     frame = pd.DataFrame(values, index=task.source.ids, columns=names, copy=False)
     return score_submissions(
@@ -262,7 +280,7 @@ def score_round_blocks(
         parts = runner.map(
             _meta_partials,
             (
-                _MetaTask(source, positions[s : s + group], weights[s : s + group])
+                _MetaTask(source.select(positions[s : s + group]), weights[s : s + group])
                 for s in range(0, len(positions), group)
             ),
             name="meta-model",
@@ -274,9 +292,7 @@ def score_round_blocks(
         _score_block,
         (
             _ScoreTask(
-                source,
-                start,
-                min(start + block_columns, len(source.columns)),
+                source.select(range(start, min(start + block_columns, len(source.columns)))),
                 targets,
                 meta,
                 features,

@@ -103,9 +103,7 @@ def classic_block_scorer(
     )
     scores = result.scores
     if "mpc" in config.metrics:
-        everything = pd.DataFrame(
-            source.load(np.arange(len(source.columns))), index=ids, columns=source.columns
-        )
+        everything = pd.DataFrame(source.load_all(), index=ids, columns=source.columns)
         scores = scores.assign(mpc=classic_mpc(everything, outcome.targets, stakes))
     if any(m in config.metrics for m in DIAGNOSTIC_METRICS):
         names = source.columns

@@ -447,10 +447,14 @@ class Tournament:
         return self._core.submitting.submission(submission_id, owner=owner)
 
     def submissions(
-        self, *, model_id: int | None = None, round_number: int | None = None
+        self,
+        *,
+        model_id: int | None = None,
+        round_number: int | None = None,
+        latest: int | None = None,
     ) -> list[SubmissionInfo]:
         return self._core.queries.submissions(
-            self.competition, model_id=model_id, round_number=round_number
+            self.competition, model_id=model_id, round_number=round_number, latest=latest
         )
 
     def submission_key(self, submission_id: int, *, owner: int | None = None) -> str:

@@ -199,20 +199,33 @@ class Queries:
     # -- submissions, scores, payouts -----------------------------------------------------
 
     def submissions(
-        self, c: Competition, *, model_id: int | None = None, round_number: int | None = None
+        self,
+        c: Competition,
+        *,
+        model_id: int | None = None,
+        round_number: int | None = None,
+        latest: int | None = None,
     ) -> list[SubmissionInfo]:
+        """Submissions oldest first; with ``latest``, only the newest ``latest`` of them."""
+        if latest is not None and latest < 1:
+            raise InvalidParameterError("latest must be at least 1", details={"latest": latest})
+
         def op(session: Session) -> list[SubmissionInfo]:
             query = (
                 select(Submission, Round.number)
                 .join(Round, Round.id == Submission.round_id)
                 .where(Round.competition_id == c.id)
-                .order_by(Submission.id)
             )
             if model_id is not None:
                 query = query.where(Submission.model_id == model_id)
             if round_number is not None:
                 query = query.where(Round.number == round_number)
-            return [submission_info(sub, n) for sub, n in session.execute(query).all()]
+            if latest is None:
+                rows = session.execute(query.order_by(Submission.id)).all()
+            else:
+                newest = query.order_by(Submission.id.desc()).limit(latest)
+                rows = list(reversed(session.execute(newest).all()))
+            return [submission_info(sub, n) for sub, n in rows]
 
         return self.uow.read(op)
 

@@ -511,11 +511,21 @@ async def upload_submission(
     responses=_OWN,
 )
 def list_submissions(
-    model_id: ModelId, context: Context, principal: Reader, round_number: RoundFilter = None
+    model_id: ModelId,
+    context: Context,
+    principal: Reader,
+    round_number: RoundFilter = None,
+    latest: Annotated[
+        int | None,
+        Query(ge=1, le=1000, description="Only the newest this many (still oldest first)"),
+    ] = None,
 ) -> list[SubmissionOut]:
-    """Every file the model submitted (oldest first), with its state and SHA-256."""
+    """Every file the model submitted (oldest first), with its state and SHA-256; with
+    ``latest``, only the newest ones — what a script polling its last upload needs."""
     model = context.tournament.model(model_id, owner=principal.account.id)
-    subs = model_view(context, model).submissions(model_id=model_id, round_number=round_number)
+    subs = model_view(context, model).submissions(
+        model_id=model_id, round_number=round_number, latest=latest
+    )
     return [SubmissionOut.of(s) for s in subs]
 
 
