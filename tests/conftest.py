@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, make_url, text
 from tests.services import dask_cluster, s3  # noqa: F401 - session fixtures for every test
 
@@ -39,6 +40,13 @@ def _worker_database(url: str | None) -> str | None:
 
 
 POSTGRES_URL = _worker_database(os.environ.get("CROWDALPHA_TEST_DATABASE_URL"))
+
+# `.ci/run` runs every property test on the same examples each time (``derandomize``: drawn
+# from a seed that the test itself fixes), so a submission is never refused for a draw its
+# change did not cause; `make test` anywhere else searches fresh examples on every run, and
+# what such a search finds is kept as an ``@example`` of its test.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("CROWDALPHA_HYPOTHESIS_PROFILE", "default"))
 
 # pytest-xdist starts its workers with COLUMNS=80 and LINES=24; rich reads them once, when
 # the CLI's module-level consoles are created at import, and would then ignore the width a

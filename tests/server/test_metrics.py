@@ -48,6 +48,8 @@ def test_requests_are_counted_by_route_template_and_status(served: Served) -> No
     assert s.client.get("/v1/models/987654", headers=bob.headers).status_code == 404
     assert s.client.get(f"/v1/models/{model}").status_code == 401
     assert s.client.get("/no/such/page/12345").status_code == 404
+    # a dataset's name spans segments (numerapi's "v5.0/train.parquet"): not the prefix
+    s.client.get("/v1/rounds/1/datasets/v5.0/train.parquet", follow_redirects=False)
     after = scrape(s)
 
     def delta(name: str, **labels: str) -> float:
@@ -66,6 +68,7 @@ def test_requests_are_counted_by_route_template_and_status(served: Served) -> No
     # the raw paths (ids) never became labels
     routes = {dict(labels)["route"] for (_name, labels) in after if "route" in dict(labels)}
     assert route in routes and "unmatched" in routes
+    assert "/v1/rounds/{number}/datasets/{name}" in routes
     assert not [r for r in routes if re.search(r"/\d+(/|$)", r)]
 
 

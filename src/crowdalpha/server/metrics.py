@@ -146,18 +146,22 @@ def route_template(scope: Scope) -> str:
     The route in the scope carries its template; FastAPI versions differ on whether an
     included router's prefix is part of it (0.165 keeps the route as declared in its router,
     ``/models/{model_id}``). The prefix is then the leading segments of the request's path
-    that the template lacks: prefixes are constant (no parameters in ``/v1``), so the
-    label never holds an id."""
+    that the route's own pattern does not match: the shortest prefix whose rest the route
+    matches — so a ``{name:path}`` parameter, whose value spans segments, is no part of it.
+    Prefixes are constant (no parameters in ``/v1``), so the label never holds an id."""
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not isinstance(template, str) or not template:
         return UNMATCHED
-    raw = scope.get("raw_path")  # undecoded: an escaped slash (%2F) is no segment
-    path = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope.get("path", ""))
-    extra = path.count("/") - template.count("/")
-    if extra <= 0 or ":path}" in template:  # a {name:path} parameter spans segments
+    pattern = getattr(route, "path_regex", None)
+    path = str(scope.get("path", ""))
+    if pattern is None or pattern.match(path):
         return template
-    return "/".join(path.split("/")[: extra + 1]) + template
+    segments = path.split("/")
+    for cut in range(2, len(segments)):
+        if pattern.match("/" + "/".join(segments[cut:])):
+            return "/".join(segments[:cut]) + template
+    return template
 
 
 class RequestMetrics:

@@ -301,6 +301,10 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
     return frame
 
 
+#: A line of nothing but spaces and tabs (pandas skips it as blank).
+_BLANKISH_LINE = re.compile(rb"(?m)^[ \t]+\r?$")
+
+
 def _read_csv_fast(raw: bytes) -> pd.DataFrame | None:
     """Read a plain, well-formed CSV with pyarrow, or ``None`` to leave it to pandas.
 
@@ -329,6 +333,10 @@ def _read_csv_fast(raw: bytes) -> pd.DataFrame | None:
     if b'"' in raw or b"\x00" in raw:
         return None
     if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+        return None
+    # pandas skips a line of only spaces or tabs; pyarrow reads it as a value when there is
+    # one column (with more, the line is short of fields and pyarrow refuses it anyway)
+    if len(names) == 1 and _BLANKISH_LINE.search(raw):
         return None
     import pyarrow as pa
     import pyarrow.csv as pa_csv
