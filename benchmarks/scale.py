@@ -251,6 +251,7 @@ def incremental(args: argparse.Namespace) -> None:
     config = _config(args)
     root = Path(tempfile.mkdtemp(prefix="crowdalpha-scale-"))
     table = []
+    first: dict[str, bytes] | None = None
     try:
         cache = root / "cache"
         vault = Vault(bytes(range(32)))
@@ -268,7 +269,7 @@ def incremental(args: argparse.Namespace) -> None:
             )
         table.append(
             ["the day before, filling the cache", fmt_seconds(filled.best),
-             str(len(filled.result.computed)), "", fmt_mib(filled.peak_growth)]
+             str(len(filled.result.computed)), "", "", fmt_mib(filled.peak_growth), ""]
         )  # fmt: skip
         for n, (label, opener) in enumerate(backends(args.workers)):
             out = root / f"t{n}"
@@ -286,12 +287,18 @@ def incremental(args: argparse.Namespace) -> None:
                     )
                 )
             report = done.result
+            files = _files(out)
+            first = first or files
             table.append(
                 [f"next day from the cache, {label}", fmt_seconds(done.best),
-                 str(len(report.computed)), str(len(report.reused)), fmt_mib(done.peak_growth)]
+                 str(len(report.computed)), str(len(report.reused)), str(len(report.copied)),
+                 fmt_mib(done.peak_growth), "yes" if files == first else "NO"]
             )  # fmt: skip
+            shutil.rmtree(out)
         print(f"\n{args.stocks:,} stocks × {args.days:,} days, {args.features} features")
-        print(format_table(["", "seconds", "computed", "reused", "peak RSS growth MiB"], table))
+        headers = ["", "seconds", "computed", "reused", "of them copied", "peak RSS growth MiB",
+                   "same bytes"]  # fmt: skip
+        print(format_table(headers, table))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

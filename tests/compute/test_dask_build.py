@@ -121,15 +121,24 @@ def test_the_cache_the_tasks_fill_in_a_bucket_serves_the_next_build(
     _same_bytes(single, tmp_path / "a")
     assert first.reused == () and first.damaged == 0
     cached = list(bucket.keys())
-    assert len(cached) == len(first.computed) and not any(k.startswith(STAGING) for k in cached)
-    # a build in one process finds every era the cluster computed
+    assert not any(k.startswith(STAGING) for k in cached)
+    values = sorted(k for k in cached if k.endswith(".npz"))
+    parts = [k for k in cached if k.endswith(".part")]
+    # the values of every era, the part of every era but the live one (published here)
+    assert len(values) == len(first.computed) and len(parts) == len(first.computed) - 1
+    # a build in one process finds every era the cluster computed, and copies its parts
     again = _build(prices, tmp_path / "b", cache=bucket)
     assert again.computed == () and sorted(again.reused) == sorted(first.computed)
+    assert sorted(again.copied) == sorted(set(first.computed) - set(first.eras["live"]))
     _same_bytes(single, tmp_path / "b")
     # and the cluster finds them too; a damaged file is recomputed, as in one process
-    damaged = cached[5]
+    damaged = values[5]
+    day = damaged[-14:-4]
     bucket.put(damaged, bucket.get(damaged)[:2000])
+    for key in parts:
+        if f"/{day}-" in key:
+            bucket.delete(key)  # so that the era's values are needed
     third = _build(prices, tmp_path / "c", compute=backend, cache=bucket)
-    assert [f"{d:%Y-%m-%d}" for d in third.computed] == [damaged[-14:-4]]
-    assert third.damaged == 1
+    assert [f"{d:%Y-%m-%d}" for d in third.computed] == [day]
+    assert third.damaged == 1 and len(third.copied) == len(first.computed) - 2
     _same_bytes(single, tmp_path / "c")

@@ -7,15 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from crowdalpha import scoring
 from crowdalpha.cli import app
 from crowdalpha.dataset.build import BuildConfig, build_round
+from crowdalpha.dataset.example import FitCheckpoint, fit_example_model
 from crowdalpha.dataset.obfuscate import Vault
-from crowdalpha.errors import ConflictError, InvalidInputError, MarketDataError
+from crowdalpha.errors import (
+    ConflictError,
+    InvalidInputError,
+    InvalidParameterError,
+    MarketDataError,
+)
 from crowdalpha.market import MarketConfig, simulate_market
+from crowdalpha.storage import LocalFileStore
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +235,57 @@ def test_the_round_publishes_the_example_models_predictions(built: dict[str, obj
     )["example"].mean()
     assert corr == pytest.approx(example_model_corr(public), abs=1e-6)
     assert corr > 0
+
+
+def test_the_example_fit_resumes_from_the_eras_a_previous_fit_added(
+    built: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept sums are resumed only after the eras they cover, and give the weights of a fit
+    from scratch to the last bit."""
+    public = Path(str(built["root"])) / "public"
+    groups = pq.ParquetFile(public / "train.parquet").num_row_groups
+    keys = [f"era-{i}" for i in range(groups)]
+    store = LocalFileStore(tmp_path)
+    checkpoint = FitCheckpoint(store, "example-fit.npz")
+    scratch = fit_example_model(public)
+    read: list[int] = []
+    original = pq.ParquetFile.read_row_group
+
+    def counted(self: pq.ParquetFile, i: int, *args: object, **kwargs: object) -> object:
+        read.append(i)
+        return original(self, i, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+    first = fit_example_model(public, eras=keys, checkpoint=checkpoint)
+    assert len(read) == groups and np.array_equal(first.weights, scratch.weights)
+    read.clear()
+    again = fit_example_model(public, eras=keys, checkpoint=checkpoint)
+    assert read == [] and np.array_equal(again.weights, scratch.weights)
+    # a round one era shorter fitted first: the next adds only its last era
+    shorter = tmp_path / "shorter"
+    shorter.mkdir()
+    (shorter / "features.json").write_bytes((public / "features.json").read_bytes())
+    train = pq.ParquetFile(public / "train.parquet")
+    with pq.ParquetWriter(shorter / "train.parquet", train.schema_arrow) as writer:
+        for i in range(groups - 1):
+            writer.write_table(original(train, i))
+    fit_example_model(shorter, eras=keys[:-1], checkpoint=checkpoint)
+    read.clear()
+    later = fit_example_model(public, eras=keys, checkpoint=checkpoint)
+    assert read == [groups - 1] and np.array_equal(later.weights, scratch.weights)
+    # an earlier era changed: everything is read again
+    read.clear()
+    fit_example_model(public, eras=["other", *keys[1:]], checkpoint=checkpoint)
+    assert read == list(range(groups))
+    # other features: other sums
+    read.clear()
+    fit_example_model(public, feature_set="small", eras=keys, checkpoint=checkpoint)
+    assert len(read) == groups
+    store.put("example-fit.npz", b"damaged")
+    read.clear()
+    assert np.array_equal(
+        fit_example_model(public, eras=keys, checkpoint=checkpoint).weights, scratch.weights
+    )
+    assert len(read) == groups
+    with pytest.raises(InvalidParameterError, match="every row group"):
+        fit_example_model(public, eras=keys[:-1], checkpoint=checkpoint)

@@ -129,23 +129,42 @@ def test_the_next_round_computes_only_new_eras_and_eras_whose_targets_arrived(
     assert r2.damaged == 0
 
 
-def test_a_new_listing_recomputes_the_last_cell(rounds: dict[str, object], tmp_path: Path) -> None:
-    """A new ticker changes the last cell's market return (summed over its tickers)."""
-    prices = pd.DataFrame(rounds["prices"])
+def test_the_next_round_copies_what_it_publishes_as_before(rounds: dict[str, object]) -> None:
+    """An era reused with the same split and label (every train era the week did not
+    touch) is copied from its cached part; the others are published anew."""
+    r1, r2 = rounds["r1"], rounds["r2"]
+    assert isinstance(r1, BuildReport) and isinstance(r2, BuildReport)
+    before = {d: split for split, dates in r1.eras.items() for d in dates}
+    now = {d: split for split, dates in r2.eras.items() for d in dates}
+    same = [d for d in r2.reused if before.get(d) == now[d] != "live"]
+    assert sorted(r2.copied) == sorted(same)
+    assert len(r2.copied) > 0.8 * len(r2.reused) and set(r2.eras["train"]) & set(r2.copied)
+    assert r1.copied == () and rounds["full"].copied == ()  # type: ignore[union-attr]
+    parts = list(Path(str(rounds["cache"])).rglob("*.part"))
+    assert len(parts) >= len(_planned(r2)) - 1  # every era but the live one, per split
+
+
+def test_a_new_listing_recomputes_only_the_eras_that_reach_it(
+    market: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A ticker listing on the last days changes no era whose values end before it: the
+    market return is summed exactly, whatever other tickers the cell holds."""
+    prices = market  # 700 days: a last cell of 100, its first eras in train
     days = _days(prices)
     newcomer = prices[(prices["ticker"] == prices["ticker"].iloc[0]) & (prices["date"] >= days[-3])]
     newcomer = newcomer.assign(ticker="ZZZ_NEW")
     listed = pd.concat([prices, newcomer]).sort_values(["date", "ticker"], ignore_index=True)
     cache = tmp_path / "cache"
-    r2 = _build(prices, tmp_path / "seed", 2, cache)
+    seed = _build(prices, tmp_path / "seed", 2, cache)
     again = _build(listed, tmp_path / "inc", 3, cache)
     full = _build(listed, tmp_path / "full", 3, None)
     _assert_same_bytes(tmp_path / "inc", tmp_path / "full")
-    last_cell = (len(days) - 1) // 100
-    in_last = [d for d in _planned(again) if days.get_loc(d) // 100 == last_cell]
-    assert set(in_last) <= set(again.computed)
-    assert list(again.computed) == in_last  # and the earlier cells are reused
-    assert len(r2.computed) == len(_planned(r2)) and full.reused == ()
+    x, future = len(days) - 3, _future(CONFIG)
+    expected = [d for d in _planned(again) if days.get_loc(d) + future - 1 >= x]
+    assert list(again.computed) == expected
+    in_last = [d for d in _planned(again) if days.get_loc(d) // 100 == (len(days) - 1) // 100]
+    assert set(in_last) - set(expected)  # eras of the last cell were reused
+    assert len(seed.computed) == len(_planned(seed)) and full.reused == ()
 
 
 def test_a_corrected_price_recomputes_exactly_the_eras_computed_from_it(
@@ -182,6 +201,8 @@ def test_corrupt_or_foreign_cache_files_are_recomputed(
     prices = _head(market, 560)
     cache = tmp_path / "cache"
     first = _build(prices, tmp_path / "a", 1, cache)
+    for part in cache.rglob("*.part"):  # the eras' values are what this test is about
+        part.unlink()
     files = sorted(cache.rglob("*.npz"))
     files[3].write_bytes(files[3].read_bytes()[:1000])  # truncated
     files[5].write_bytes(b"not a cache file")  # garbage
@@ -193,10 +214,29 @@ def test_corrupt_or_foreign_cache_files_are_recomputed(
     broken = sorted(pd.Timestamp(files[i].stem) for i in (3, 5, 7, 9))
     # the copied file is merely stale (another key); the other three are damaged
     assert again.damaged == 3 and list(again.computed) == broken
-    assert len(again.reused) == len(first.computed) - 4
+    assert len(again.reused) == len(first.computed) - 4 and again.copied == ()
     _assert_same_bytes(tmp_path / "a", tmp_path / "b")
     third = _build(prices, tmp_path / "c", 1, cache)  # the files were rewritten
     assert third.computed == () and third.damaged == 0
+    assert len(third.copied) == len(first.computed) - 1  # all but the live era
+
+
+def test_damaged_parts_are_published_again(market: pd.DataFrame, tmp_path: Path) -> None:
+    prices = _head(market, 560)
+    cache = tmp_path / "cache"
+    first = _build(prices, tmp_path / "a", 1, cache)
+    parts = sorted(cache.rglob("*.part"))
+    parts[2].write_bytes(parts[2].read_bytes()[:5000])  # truncated
+    data = bytearray(parts[4].read_bytes())  # a flipped byte in the Parquet data
+    data[-len(data) // 3] ^= 0xFF
+    parts[4].write_bytes(bytes(data))
+    parts[6].write_bytes(b"junk")
+    again = _build(prices, tmp_path / "b", 1, cache)
+    assert again.computed == () and again.damaged == 3
+    assert len(again.copied) == len(first.computed) - 1 - 3
+    _assert_same_bytes(tmp_path / "a", tmp_path / "b")
+    third = _build(prices, tmp_path / "c", 1, cache)  # the parts were rewritten
+    assert third.damaged == 0 and len(third.copied) == len(first.computed) - 1
 
 
 def test_the_cache_serves_other_split_plans_but_not_other_feature_settings(
@@ -232,6 +272,7 @@ def test_the_cli_builds_the_next_round_from_the_cache(tmp_path: Path) -> None:
     second = runner.invoke(app, [*args, "--out", str(tmp_path / "r2"), "--round", "2"])
     assert second.exit_code == 0, second.output
     assert "reused" in second.output and "0 eras computed" in second.output
+    assert "copied as published before" in second.output
     third = runner.invoke(app, [*args, "--out", str(tmp_path / "r3"), "--round", "3", "--no-cache"])
     assert third.exit_code == 0, third.output
     assert "reused" not in third.output

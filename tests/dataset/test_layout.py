@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from crowdalpha.dataset.layout import EraRows, RoundWriter
+from crowdalpha.dataset.layout import EraPublisher, EraRows, RoundWriter
 from crowdalpha.dataset.obfuscate import Vault, published_eras
 from crowdalpha.errors import ConflictError, InvalidInputError
 
@@ -138,3 +139,31 @@ def test_bad_use_is_refused(tmp_path: Path) -> None:
         writer.add("train", _era("2024-01-05", ["A", "B", "C"], rng, known=True))
     writer.close(completed=False)
     assert not (tmp_path / "other" / "features.json").exists()
+
+
+def test_a_parts_key_names_everything_it_depends_on() -> None:
+    """Two eras share a key only when published from the same values by the same vault,
+    obfuscation, split and label — a live era also by the same round."""
+    base = EraPublisher(Vault(bytes(range(32))), 5, tuple(FEATURES), tuple(TARGETS))
+    same = pickle.loads(pickle.dumps(base))  # what a worker receives
+    key = base.key("values", "train", "0001")
+    assert same.key("values", "train", "0001") == key
+    others = [
+        base.key("other values", "train", "0001"),
+        base.key("values", "validation", "0001"),
+        base.key("values", "train", "0002"),
+        EraPublisher(Vault(bytes(range(1, 33))), 5, tuple(FEATURES), tuple(TARGETS)).key(
+            "values", "train", "0001"
+        ),
+        EraPublisher(Vault(bytes(range(32))), 5, tuple(FEATURES), tuple(TARGETS), "noisy", 0.5).key(
+            "values", "train", "0001"
+        ),
+    ]
+    assert len({key, *others}) == 1 + len(others)
+    # the round matters for live rows only (their ids are keyed by it)
+    later = EraPublisher(Vault(bytes(range(32))), 6, tuple(FEATURES), tuple(TARGETS))
+    assert later.key("values", "train", "0001") == key
+    assert later.key("values", "live", "0009") != base.key("values", "live", "0009")
+    # and the same era publishes the same bytes wherever it is published
+    era = _era("2024-01-05", [f"S{i}" for i in range(40)], np.random.default_rng(3), known=True)
+    assert same.publish("train", era, "0001").part == base.publish("train", era, "0001").part

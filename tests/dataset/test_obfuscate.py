@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
 
 from crowdalpha.dataset.obfuscate import MISSING_BIN, Vault, published_eras, quantile_bins
 from crowdalpha.errors import InvalidInputError, InvalidParameterError
-from crowdalpha.scoring.kernels import Segments
+from crowdalpha.scoring.kernels import Segments, tie_kept_rank
 
 
 def test_bins_are_equal_count_quintiles_as_int8() -> None:
@@ -40,6 +43,31 @@ def test_ties_share_a_bin_and_eras_are_binned_apart() -> None:
     bins = quantile_bins(values, Segments.from_lengths([4, 5]))
     assert bins[0, 0] == bins[0, 1] == bins[0, 2]
     assert bins[0, 4:].tolist() == [0, 1, 2, 3, 4]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        array_shapes(min_dims=2, max_dims=2, max_side=40),
+        elements=st.sampled_from([np.nan, 0.0, -0.0, 1.0, 2.5, -3.0, np.inf, -np.inf, 1e-300])
+        | st.floats(allow_nan=True, allow_infinity=True, width=64),
+    )
+)
+def test_one_eras_bins_are_the_bins_of_its_tie_kept_ranks(values: np.ndarray) -> None:
+    """One era is binned from four edges per feature, found on the sorted values: the bins
+    of ranking every value (numerai-tools' tie-kept rank), ties, infinities, -0 and NaN
+    included."""
+    ranks = tie_kept_rank(values.copy(), Segments.single(values.shape[1]))
+    with np.errstate(invalid="ignore"):
+        expected = np.floor(ranks * 5)
+    expected[np.isnan(expected)] = MISSING_BIN
+    expected = np.clip(expected, 0, 4).astype(np.int8)
+    np.testing.assert_array_equal(quantile_bins(values), expected)
+    # the same as binning it as one of several eras
+    both = np.hstack([values, values])
+    two = quantile_bins(both, Segments.from_lengths([values.shape[1]] * 2))
+    np.testing.assert_array_equal(two[:, : values.shape[1]], expected)
 
 
 def test_ids_change_with_era_and_live_round_and_key() -> None:

@@ -153,6 +153,8 @@ def build(
     line = f"{len(report.computed)} eras computed"
     if not no_cache:
         line += f", {len(report.reused)} reused from the cache"
+        if report.copied:
+            line += f" ({len(report.copied)} copied as published before)"
         if report.damaged:
             line += f" ({report.damaged} damaged cache files replaced)"
     console.print(line)

@@ -3,7 +3,9 @@
 Eras are weeks. The latest era is *live* (its targets lie in the future); of the eras whose
 main target is known, the last ``validation_eras`` form *validation* and the ones before
 them — minus an embargo long enough that no training target overlaps a validation one —
-form *train*. Each era is computed, obfuscated and written before the next is touched.
+form *train*. Each era is computed, then published — binned, keyed, shuffled and encoded
+as one Parquet row group, a *part* (:mod:`crowdalpha.dataset.parts`) — and copied into its
+split's file before the next is touched.
 
 Memory is bounded by time cells: an era's features look back at most the longest window
 plus the lags, and its targets look ahead at most the longest horizon, so eras are built in
@@ -15,17 +17,20 @@ size (a test checks it).
 Builds are incremental when given a cache folder (:mod:`crowdalpha.dataset.cache`): an era
 whose inputs are unchanged since a build that cached it is read back instead of recomputed
 — bit for bit the values a full build computes — so the next round after a week of new
-prices computes the new era, the eras whose targets came within the data and the eras of
-the last cell that gained a new ticker; a corrected price recomputes the eras computed from
-it. :class:`BuildReport` says which eras were computed and which reused.
+prices computes the new era and the eras whose targets came within the data; a corrected
+price recomputes the eras computed from it. The cache also keeps each era's part, so an era
+published the same way as before (a train era, whose targets are all known) is copied into
+the new file without being read, binned or encoded again. :class:`BuildReport` says which
+eras were computed and which reused.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,9 +38,9 @@ import pandas as pd
 from crowdalpha import __version__
 from crowdalpha.compute import ComputeBackend
 from crowdalpha.dataset.cache import CachedEra, EraCache, day_hashes, era_key, settings_key
-from crowdalpha.dataset.example import write_example_predictions
+from crowdalpha.dataset.example import FitCheckpoint, write_example_predictions
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
-from crowdalpha.dataset.layout import EraRows, RoundWriter, Split
+from crowdalpha.dataset.layout import EraPublisher, EraRows, PublishedEra, RoundWriter, Split
 from crowdalpha.dataset.obfuscate import (
     Mix,
     ObfuscationMode,
@@ -53,13 +58,15 @@ __all__ = [
     "BuildReport",
     "CellPlan",
     "EraShape",
+    "EraSlot",
     "build_round",
-    "cell_eras",
     "cell_keys",
+    "cell_parts",
     "cell_prices",
     "compute_era",
     "era_engines",
     "era_reach",
+    "era_rows",
     "plan_splits",
     "round_splits",
 ]
@@ -123,6 +130,9 @@ class BuildReport:
     computed: tuple[pd.Timestamp, ...] = ()
     #: Eras read back from the cache instead (always empty without a cache).
     reused: tuple[pd.Timestamp, ...] = ()
+    #: Of those, the eras published as in an earlier build, whose cached part was copied
+    #: into the file without being read, binned or encoded again.
+    copied: tuple[pd.Timestamp, ...] = ()
     #: Cache files found damaged (unreadable, truncated, of another shape), whose eras were
     #: recomputed and rewritten; files of eras whose inputs changed are merely stale.
     damaged: int = 0
@@ -189,14 +199,16 @@ def build_round(
     ``prices`` is a validated price frame (:func:`crowdalpha.market.validate_prices`).
     Public files go to ``out_dir``; the operator's maps to ``operator_dir``. With
     ``cache_dir`` (a folder, or a file store such as an S3 bucket), eras whose inputs are
-    unchanged are read from that era cache instead of recomputed, and computed eras are
-    added to it; the files written are the same either way.
+    unchanged are read from that era cache instead of recomputed, eras published the same
+    way before are copied from their cached parts, and what is computed is added to it; the
+    files written are the same either way.
 
     With ``compute`` (a local pool or a Dask cluster: :mod:`crowdalpha.compute`), each time
-    cell is a task, run where the backend runs it; the cells' eras travel through the era
-    cache (a temporary one in ``operator_dir`` without ``cache_dir``: give a store every
-    worker reaches when they are on other machines), and this process writes them in date
-    order — the same bytes as a build in one process (:mod:`crowdalpha.dataset.cells`).
+    cell is a task, run where the backend runs it, which computes its eras and publishes
+    them; the parts travel through the era cache (a temporary one in ``operator_dir``
+    without ``cache_dir``: give a store every worker reaches when they are on other
+    machines), and this process copies them into the files in date order — the same bytes
+    as a build in one process (:mod:`crowdalpha.dataset.cells`).
     """
     cfg = config or BuildConfig()
     if (Path(out_dir) / "features.json").exists():
@@ -218,7 +230,10 @@ def build_round(
     store = None if cache_dir is None else EraCache(cache_dir, settings)
     plan = [
         CellPlan(
-            eras=tuple((i, todo[i][0], positions[i]) for i in range(first, last)),
+            eras=tuple(
+                EraSlot(i, todo[i][0], positions[i], todo[i][1], labels[todo[i][0]])
+                for i in range(first, last)
+            ),
             lo=max(0, cell_start - history),
             end=min(cell_end, len(days) - 1),
             hi=min(len(days) - 1, cell_end + future),
@@ -229,6 +244,8 @@ def build_round(
     total, done, damaged = len(todo), 0, 0
     computed: list[pd.Timestamp] = []
     reused: list[pd.Timestamp] = []
+    copied: list[pd.Timestamp] = []
+    train_keys: list[str | None] = []
     writer = RoundWriter(
         out_dir,
         operator_dir,
@@ -240,38 +257,35 @@ def build_round(
         era_labels=labels,
         mode=cfg.mode,
         noise=cfg.noise,
+        mix=cfg.mix,
+        mix_inputs=spec.names if cfg.mix is not None else (),
     )
+    publisher = writer.publisher
     try:
         if compute is None or not compute.remote:
-            eras = _local_eras(prices, days, plan, shape, store)
+            eras = _local_parts(prices, days, plan, shape, store, publisher)
         else:
-            from crowdalpha.dataset.cells import remote_eras
+            from crowdalpha.dataset.cells import remote_parts
 
-            eras = remote_eras(
+            eras = remote_parts(
                 prices,
                 days,
                 plan,
                 shape,
                 store,
+                publisher,
                 compute,
                 step=cfg.block_days or len(days),
                 scratch=Path(operator_dir),
             )
-        for i, era, fresh, bad in eras:
-            day, split = todo[i]
+        for i, published, how, bad in eras:
+            if published.split == "train":
+                train_keys.append(published.key)
             damaged += bad
-            (computed if fresh else reused).append(day)
-            writer.add(
-                split,
-                EraRows(
-                    date=day,
-                    tickers=era.tickers.tolist(),
-                    features=era.features
-                    if cfg.mix is None
-                    else cfg.mix.publish(era.features, spec.names, vault, day, cfg.noise),
-                    targets=dict(zip(target_names, era.targets, strict=True)),
-                ),
-            )
+            (computed if how == "computed" else reused).append(todo[i][0])
+            if how == "copied":
+                copied.append(todo[i][0])
+            writer.append(published)
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -280,7 +294,13 @@ def build_round(
         raise
     writer.close()
     if cfg.example_predictions:
-        write_example_predictions(out_dir)
+        # With a cache, the example model's sums over the train eras are kept for the next
+        # build, named by the eras' parts (whose keys change whenever their bytes do).
+        keys = [k for k in train_keys if k is not None]
+        checkpoint = None
+        if store is not None and len(keys) == len(train_keys):
+            checkpoint = FitCheckpoint(store.store, f"{store.prefix}/example-fit.sums")
+        write_example_predictions(out_dir, eras=keys if checkpoint else None, checkpoint=checkpoint)
     return BuildReport(
         out_dir=Path(out_dir),
         operator_dir=Path(operator_dir),
@@ -290,17 +310,28 @@ def build_round(
         targets=tuple(target_names),
         computed=tuple(computed),
         reused=tuple(reused),
+        copied=tuple(copied),
         damaged=damaged,
     )
 
 
+class EraSlot(NamedTuple):
+    """One era of a build: its number (in date order), date, day position, split, label."""
+
+    number: int
+    date: pd.Timestamp
+    position: int
+    split: Split
+    label: str
+
+
 @dataclass(frozen=True)
 class CellPlan:
-    """One time cell: its eras ``(index in the build, date, day position)`` and the day
-    positions of its window — ``lo`` (history starts), ``end`` (the cell's last day, the
-    last on which a ticker must trade to be in it), ``hi`` (the targets' future ends)."""
+    """One time cell: its eras and the day positions of its window — ``lo`` (history
+    starts), ``end`` (the cell's last day, the last on which a ticker must trade to be in
+    it), ``hi`` (the targets' future ends)."""
 
-    eras: tuple[tuple[int, pd.Timestamp, int], ...]
+    eras: tuple[EraSlot, ...]
     lo: int
     end: int
     hi: int
@@ -318,49 +349,81 @@ class EraShape:
     future: int
 
 
-EraStream = Iterator[tuple[int, CachedEra, bool, int]]
+#: Where a published era came from: computed from prices, its values read from the cache,
+#: or its part copied from the cache.
+Source = Literal["computed", "reused", "copied"]
+#: ``(era number, published era, its source, damaged cache files found)`` in date order.
+PartStream = Iterator[tuple[int, PublishedEra, Source, int]]
 
 
-def _local_eras(
+def era_rows(era: CachedEra, date: pd.Timestamp, target_names: tuple[str, ...]) -> EraRows:
+    """A computed era as the publisher takes it."""
+    return EraRows(
+        date=date,
+        tickers=era.tickers.tolist(),
+        features=era.features,
+        targets=dict(zip(target_names, era.targets, strict=True)),
+    )
+
+
+def _local_parts(
     prices: pd.DataFrame,
     days: pd.DatetimeIndex,
     plan: list[CellPlan],
     shape: EraShape,
     store: EraCache | None,
-) -> EraStream:
-    """Every cell in this process, one after the other: ``(era index, era, computed here,
-    damaged cache files found)`` in date order."""
+    publisher: EraPublisher,
+) -> PartStream:
+    """Every cell in this process, one after the other."""
     for cell in plan:
         frame = cell_prices(prices, days, cell.lo, cell.end, cell.hi)
-        yield from cell_eras(frame, days[cell.lo : cell.hi + 1], cell, shape, store)
+        yield from cell_parts(frame, days[cell.lo : cell.hi + 1], cell, shape, store, publisher)
         del frame
 
 
-def cell_eras(
+def cell_parts(
     frame: pd.DataFrame,
     window: pd.DatetimeIndex,
     cell: CellPlan,
     shape: EraShape,
     store: EraCache | None,
-) -> EraStream:
-    """One cell's eras from its prices (``frame``, :func:`cell_prices`) over the trading
-    days ``window`` (positions ``cell.lo … cell.hi``): each read from the cache when it
-    holds the era's key, else computed (and cached)."""
+    publisher: EraPublisher,
+) -> PartStream:
+    """One cell's eras, published, from its prices (``frame``, :func:`cell_prices`) over
+    the trading days ``window`` (positions ``cell.lo … cell.hi``). With a cache, an era
+    whose part is there is copied; else its values are read from the cache when it holds
+    them, computed (and cached) when not, and published (and the part cached)."""
     keys = cell_keys(frame, window, cell, shape.future, store.settings) if store else {}
     engines: Engines | None = None
-    for i, day, _position in cell.eras:
-        era: CachedEra | None = None
+    for slot in cell.eras:
+        part_key: str | None = None
         bad = False
+        if store is not None and slot.split != "live":
+            part_key = publisher.key(keys[slot.number], slot.split, slot.label)
+            part, bad = store.load_part(slot.date, slot.split, part_key)
+            if part is not None:
+                copied = PublishedEra(slot.date, slot.split, part, key=part_key)
+                yield slot.number, copied, "copied", 0
+                continue
+        era: CachedEra | None = None
         if store is not None:
-            era, bad = store.load(day, keys[i], shape.n_features, shape.n_targets)
-        if era is not None:
-            yield i, era, False, int(bad)
-            continue
-        engines = engines or era_engines(frame, shape)
-        era = compute_era(engines, day)
-        if store is not None:
-            store.save(day, keys[i], era)
-        yield i, era, True, int(bad)
+            era, damaged = store.load(
+                slot.date, keys[slot.number], shape.n_features, shape.n_targets
+            )
+            bad = bad or damaged
+        fresh = era is None
+        if era is None:
+            engines = engines or era_engines(frame, shape)
+            era = compute_era(engines, slot.date)
+            if store is not None:
+                store.save(slot.date, keys[slot.number], era)
+        published = publisher.publish(
+            slot.split, era_rows(era, slot.date, publisher.target_names), slot.label
+        )
+        if store is not None and part_key is not None:
+            store.save_part(slot.date, slot.split, part_key, published.part)
+            published = replace(published, key=part_key)
+        yield slot.number, published, "computed" if fresh else "reused", int(bad)
 
 
 Engines = tuple[FeatureEngine, TargetEngine]
@@ -380,17 +443,16 @@ def cell_keys(
     settings: str,
 ) -> dict[int, str]:
     """The cache key of each of a cell's eras (:func:`~crowdalpha.dataset.cache.era_key`)."""
-    tickers = [str(t) for t in np.unique(frame["ticker"].to_numpy())]
     chain: list[bytes] = []
     digest = b""
     for h in day_hashes(frame, window):
         digest = hashlib.sha256(digest + h).digest()
         chain.append(digest)
     keys: dict[int, str] = {}
-    for i, day, position in cell.eras:
-        reach = min(position + future - 1, cell.hi)
-        keys[i] = era_key(
-            settings, day, window[0], tickers, chain[reach - cell.lo], reach - position
+    for slot in cell.eras:
+        reach = min(slot.position + future - 1, cell.hi)
+        keys[slot.number] = era_key(
+            settings, slot.date, window[0], chain[reach - cell.lo], reach - slot.position
         )
     return keys
 

@@ -5,10 +5,16 @@ round to the next (appending a week of prices adds one era and makes a few eras'
 known). The cache keeps each era's *unobfuscated* values — tickers, raw float32 features,
 binned targets — in one file per era, named after its date, under a folder named after the
 settings that shape the values (feature and target configuration, time cells, crowdalpha's
-version and the file format). Obfuscation (bins, keyed ids, order, labels, splits) is
-redone on every build, so the cache holds nothing keyed: the same cache serves any vault,
-obfuscation mode, round number or split plan. Its values can be recomputed by anyone who
-holds the prices; still, it lives in the operator's folder.
+version and the file format). Those values serve any vault, obfuscation
+mode, round number or split plan; they can be recomputed by anyone who holds the prices.
+
+Beside them the cache keeps each era's published *part* (:mod:`crowdalpha.dataset.parts`:
+the era's rows binned, keyed, shuffled and encoded as the round's file holds them), under a
+key naming the era's values and everything the publishing used (vault, mode, label, split;
+:meth:`~crowdalpha.dataset.layout.EraPublisher.key`). A later round that publishes the era
+the same way — every train era, once its targets are all known — copies the part and
+neither reads the era's values nor encodes them again. A part holds published data (ids and
+bins, no key), one file per era and split, replaced when its key changes.
 
 **What a cached era depends on.** :func:`~crowdalpha.dataset.build.build_round` computes
 eras in *cells* of ``block_days`` trading days, anchored at the first day of the price
@@ -17,10 +23,13 @@ features look back on and the future its targets look ahead to), restricted to t
 that trade in the cell. An era's values are a deterministic function of that computation's
 inputs up to the era's last day of dependence — the era's day plus the targets' reach, or
 the end of the window — *including* floating-point rounding: window statistics are
-differences of cumulative sums started at the window's first day, and the market return
-is summed over the cell's tickers. An era's :func:`era_key` therefore hashes exactly that:
-the settings, the era, the window's first day, the cell's tickers and every price row from
-the window's first day to the era's last day of dependence (which also says which of its
+differences of cumulative sums started at the window's first day. Nothing depends on tickers
+that first trade after that day: cross-sectional statistics take the tickers listed on the
+day, and the market return is an exactly rounded sum (the same whatever other tickers the
+window holds), so a listing in the last cell leaves its earlier eras alone. An era's
+:func:`era_key` therefore hashes exactly that: the settings, the era, the window's first day
+and every price row from it to the era's last day of dependence (which also says which
+tickers trade by then and which of its
 targets are known). Equal keys mean bit-identical values, so a build that reuses the cache
 writes the same bytes as one that does not; any other change of input gives another key,
 and the era is recomputed.
@@ -39,7 +48,6 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -55,7 +63,10 @@ from crowdalpha.storage import FileStore, LocalFileStore
 __all__ = ["CACHE_FORMAT", "CachedEra", "EraCache", "day_hashes", "era_key", "settings_key"]
 
 #: Version of the cache's file layout and keys; a change retires every older file.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+#: The first bytes of a cached part, before its key (64 hex digits) and its SHA-256.
+_PART_MAGIC = b"crowdalpha-part\n"
+_PART_HEADER = len(_PART_MAGIC) + 64 + 32
 #: What reading a damaged file raises.
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
@@ -123,12 +134,7 @@ def day_hashes(frame: pd.DataFrame, days: pd.DatetimeIndex) -> list[bytes]:
 
 
 def era_key(
-    settings: str,
-    date: pd.Timestamp,
-    window_start: pd.Timestamp,
-    tickers: Sequence[str],
-    prefix: bytes,
-    reach: int,
+    settings: str, date: pd.Timestamp, window_start: pd.Timestamp, prefix: bytes, reach: int
 ) -> str:
     """The key of an era's values: see the module docstring.
 
@@ -139,7 +145,6 @@ def era_key(
     h = hashlib.sha256()
     for part in (settings, f"{date:%Y-%m-%d}", f"{window_start:%Y-%m-%d}", str(reach)):
         h.update(part.encode() + b"\x1f")
-    h.update(hashlib.sha256("\x1e".join(tickers).encode()).digest())
     h.update(prefix)
     return h.hexdigest()
 
@@ -220,6 +225,45 @@ class EraCache:
             targets=np.ascontiguousarray(era.targets, dtype=np.float32),
         )
         self.store.put(self.key(date), buffer.getvalue())
+
+    def part_name(self, date: pd.Timestamp, split: str) -> str:
+        """The storage key of an era's part in a split."""
+        return f"{self.prefix}/parts/{date:%Y-%m-%d}-{split}.part"
+
+    def probe_part(self, date: pd.Timestamp, split: str, key: str) -> bool:
+        """Whether the part stored for the era carries ``key`` (by its header alone from a
+        folder; :meth:`load_part` checks the rest)."""
+        name = self.part_name(date, split)
+        path = self.store.local_path(name)
+        try:
+            if path is None:
+                head = self.store.get(name)[:_PART_HEADER]
+            else:
+                with path.open("rb") as fh:
+                    head = fh.read(_PART_HEADER)
+        except (NotFoundError, FileNotFoundError):
+            return False
+        return head[: len(_PART_MAGIC) + 64] == _PART_MAGIC + key.encode()
+
+    def load_part(self, date: pd.Timestamp, split: str, key: str) -> tuple[bytes | None, bool]:
+        """The era's part stored under ``key``, or None; the flag says the file there was
+        damaged (cut short, or its bytes fail their checksum)."""
+        name = self.part_name(date, split)
+        try:
+            data = self.store.get(name)
+        except NotFoundError:
+            return None, False
+        if data[: len(_PART_MAGIC) + 64] != _PART_MAGIC + key.encode():
+            return None, not data.startswith(_PART_MAGIC)
+        body = data[_PART_HEADER:]
+        if hashlib.sha256(body).digest() != data[len(_PART_MAGIC) + 64 : _PART_HEADER]:
+            return None, True
+        return body, False
+
+    def save_part(self, date: pd.Timestamp, split: str, key: str, part: bytes) -> None:
+        """Store an era's part atomically under ``key``, replacing any other."""
+        header = _PART_MAGIC + key.encode() + hashlib.sha256(part).digest()
+        self.store.put(self.part_name(date, split), header + part)
 
     def _open(self, date: pd.Timestamp) -> BinaryIO:
         """The era's file, read lazily from a folder (a bucket sends it whole);

@@ -8,12 +8,20 @@ the file store of the era cache, which every worker reaches:
    (the cells' grid), so a task reads only the few that cover its window;
 2. each task rebuilds its cell's price frame from them — the same frame, row for row, as
    :func:`~crowdalpha.dataset.build.cell_prices` cuts from the whole — computes the eras the
-   cache lacks with the same code as a build in one process, and saves them to the cache;
-3. this process reads the eras back in date order and writes the round: the same bytes as a
-   build in one process (``tests/compute/test_dask_build.py``).
+   cache lacks with the same code as a build in one process and saves them to the cache,
+   then publishes every era of the cell whose part the cache lacks (binning, keyed ids and
+   order, Parquet encoding: :class:`~crowdalpha.dataset.layout.EraPublisher`) and saves
+   the parts;
+3. this process copies the parts into the round's files in date order (and publishes the
+   live era itself, whose ids' tickers it keeps): the same bytes as a build in one process
+   (``tests/compute/test_dask_build.py``).
 
-A task only writes cache files under keys computed from its inputs, so one that runs twice
-(its worker died) writes the same files again. Memory per worker is one cell's.
+So nearly all of a build runs on the workers; what stays here is copying bytes. The tasks
+carry the :class:`~crowdalpha.dataset.obfuscate.Vault` (the ids are keyed): run them on
+workers you would trust with the key, over TLS (``tls://`` scheduler addresses) when they
+are on other machines. A task only writes cache files under keys computed from its inputs,
+so one that runs twice (its worker died) writes the same files again. Memory per worker is
+one cell's.
 """
 
 from __future__ import annotations
@@ -32,17 +40,20 @@ from crowdalpha.compute import ComputeBackend
 from crowdalpha.dataset.build import (
     CellPlan,
     EraShape,
-    EraStream,
-    cell_eras,
+    PartStream,
+    Source,
     cell_keys,
+    cell_parts,
     cell_prices,
     compute_era,
     era_engines,
+    era_rows,
 )
-from crowdalpha.dataset.cache import EraCache
+from crowdalpha.dataset.cache import CachedEra, EraCache
+from crowdalpha.dataset.layout import EraPublisher, PublishedEra
 from crowdalpha.storage import FileStore
 
-__all__ = ["CellTask", "fill_cell", "remote_eras"]
+__all__ = ["CellTask", "fill_cell", "remote_parts"]
 
 #: Where staged prices wait (under the era cache's store) while their build runs.
 STAGING = "staging"
@@ -55,8 +66,9 @@ class CellTask:
     cell: CellPlan
     shape: EraShape
     cache: EraCache
+    publisher: EraPublisher
     #: Keys of the staged price files covering the cell's window, in date order.
-    parts: tuple[str, ...]
+    staged: tuple[str, ...]
     #: The trading days ``cell.lo … cell.hi``.
     window: pd.DatetimeIndex
     #: The price frame's column types, restored after the Parquet round trip.
@@ -65,39 +77,71 @@ class CellTask:
 
 @dataclass(frozen=True)
 class CellResult:
-    """A cell's eras' cache keys, which of them the task computed, and which of those it
-    computed because their cache file was damaged."""
+    """A cell's eras' cache keys (of their values, and of their parts — none for the live
+    era), which of them the task computed, and which of those it computed because their
+    cache file was damaged."""
 
     keys: dict[int, str]
+    parts: dict[int, str]
     computed: frozenset[int]
     damaged: frozenset[int]
+    #: The eras whose part the task published (the others' parts were in the cache).
+    published: frozenset[int]
 
 
 def fill_cell(task: CellTask) -> CellResult:
-    """Make sure the cache holds every era of ``task.cell``: eras whose file is there (by
-    its header) are left alone, the others computed and saved. Runs on a worker."""
+    """Make sure the cache holds the values of every era of ``task.cell`` and the part of
+    every era but the live one: what is there (by its key) is left alone, the rest
+    computed, published and saved. Runs on a worker."""
     frame = _window_prices(task)
-    cell = task.cell
-    keys = cell_keys(frame, task.window, cell, task.shape.future, task.cache.settings)
+    cell, cache, shape, publisher = task.cell, task.cache, task.shape, task.publisher
+    keys = cell_keys(frame, task.window, cell, shape.future, cache.settings)
+    parts: dict[int, str] = {}
     computed: set[int] = set()
     damaged: set[int] = set()
+    published: set[int] = set()
     engines = None
-    for i, day, _position in cell.eras:
-        found = task.cache.probe(day, keys[i])
-        if found == "hit":
-            continue
-        engines = engines or era_engines(frame, task.shape)
-        task.cache.save(day, keys[i], compute_era(engines, day))
+
+    def compute(i: int, day: pd.Timestamp, bad: bool) -> CachedEra:
+        nonlocal engines
+        engines = engines or era_engines(frame, shape)
+        era = compute_era(engines, day)
+        cache.save(day, keys[i], era)
         computed.add(i)
-        if found == "damaged":
+        if bad:
             damaged.add(i)
-    return CellResult(keys=keys, computed=frozenset(computed), damaged=frozenset(damaged))
+        return era
+
+    for slot in cell.eras:
+        i, day = slot.number, slot.date
+        if slot.split == "live":  # published by the building process, which keeps its ids
+            found = cache.probe(day, keys[i])
+            if found != "hit":
+                compute(i, day, found == "damaged")
+            continue
+        parts[i] = publisher.key(keys[i], slot.split, slot.label)
+        if cache.probe_part(day, slot.split, parts[i]):
+            continue
+        era, bad = cache.load(day, keys[i], shape.n_features, shape.n_targets)
+        if era is None:
+            era = compute(i, day, bad)
+        rows = era_rows(era, day, publisher.target_names)
+        part = publisher.publish(slot.split, rows, slot.label).part
+        cache.save_part(day, slot.split, parts[i], part)
+        published.add(i)
+    return CellResult(
+        keys=keys,
+        parts=parts,
+        computed=frozenset(computed),
+        damaged=frozenset(damaged),
+        published=frozenset(published),
+    )
 
 
 def _window_prices(task: CellTask) -> pd.DataFrame:
     """The cell's prices, as :func:`cell_prices` cuts them from the whole frame."""
     store = task.cache.store
-    tables = [pq.read_table(io.BytesIO(store.get(key))) for key in task.parts]
+    tables = [pq.read_table(io.BytesIO(store.get(key))) for key in task.staged]
     frame = pa.concat_tables(tables).to_pandas()
     frame = frame.astype(task.dtypes)
     window = task.window
@@ -123,18 +167,20 @@ def _stage(
     return keys
 
 
-def remote_eras(
+def remote_parts(
     prices: pd.DataFrame,
     days: pd.DatetimeIndex,
     plan: list[CellPlan],
     shape: EraShape,
     store: EraCache | None,
+    publisher: EraPublisher,
     compute: ComputeBackend,
     *,
     step: int,
     scratch: Path,
-) -> EraStream:
-    """The build's eras in date order, every cell computed as a task on ``compute``.
+) -> PartStream:
+    """The build's eras, published, in date order: every cell computed and published as a
+    task on ``compute``.
 
     ``step`` is the cells' grid in trading days (``block_days``). Without an era cache a
     temporary one under ``scratch`` carries the eras (and is removed afterwards): enough for
@@ -147,14 +193,15 @@ def remote_eras(
         store = EraCache(temporary, f"scratch-{uuid.uuid4().hex}")
     run = uuid.uuid4().hex[:16]
     try:
-        parts = _stage(prices, days, step, store.store, run)
+        staged = _stage(prices, days, step, store.store, run)
         dtypes = {str(name): str(dtype) for name, dtype in prices.dtypes.items()}
         tasks = [
             CellTask(
                 cell=cell,
                 shape=shape,
                 cache=store,
-                parts=tuple(parts[cell.lo // step : cell.hi // step + 1]),
+                publisher=publisher,
+                staged=tuple(staged[cell.lo // step : cell.hi // step + 1]),
                 window=days[cell.lo : cell.hi + 1],
                 dtypes=dtypes,
             )
@@ -172,16 +219,30 @@ def remote_eras(
 
 def _read_back(
     prices: pd.DataFrame, days: pd.DatetimeIndex, task: CellTask, result: CellResult
-) -> EraStream:
-    """A filled cell's eras from the cache, in date order. A file found damaged here (it
-    passed the task's header check, or broke since) sends the rest of the cell through the
-    one-process path, which recomputes what it cannot read."""
-    cell, cache, shape = task.cell, task.cache, task.shape
-    for n, (i, day, _position) in enumerate(cell.eras):
-        era, bad = cache.load(day, result.keys[i], shape.n_features, shape.n_targets)
-        if era is None:
+) -> PartStream:
+    """A filled cell's parts from the cache, in date order (the live era published here).
+    A file found damaged here (it passed the task's check, or broke since) sends the rest
+    of the cell through the one-process path, which recomputes what it cannot read."""
+    cell, cache, shape, publisher = task.cell, task.cache, task.shape, task.publisher
+    for n, slot in enumerate(cell.eras):
+        i = slot.number
+        bad = i in result.damaged
+        how: Source = "computed" if i in result.computed else "reused"
+        published: PublishedEra | None = None
+        if slot.split == "live":
+            era, _ = cache.load(slot.date, result.keys[i], shape.n_features, shape.n_targets)
+            if era is not None:
+                rows = era_rows(era, slot.date, publisher.target_names)
+                published = publisher.publish(slot.split, rows, slot.label)
+        else:
+            part, _ = cache.load_part(slot.date, slot.split, result.parts[i])
+            if part is not None:
+                published = PublishedEra(slot.date, slot.split, part, key=result.parts[i])
+                if i not in result.published:
+                    how = "copied"
+        if published is None:
             rest = CellPlan(eras=cell.eras[n:], lo=cell.lo, end=cell.end, hi=cell.hi)
             frame = cell_prices(prices, days, cell.lo, cell.end, cell.hi)
-            yield from cell_eras(frame, task.window, rest, shape, cache)
+            yield from cell_parts(frame, task.window, rest, shape, cache, publisher)
             return
-        yield i, era, i in result.computed, int(bad or i in result.damaged)
+        yield i, published, how, int(bad)

@@ -401,7 +401,14 @@ class FeatureEngine:
             self._listed = np.isfinite(close)
             valid = np.isfinite(ret)
             n_day = valid.sum(axis=1)
-            mkt = np.where(n_day > 0, np.where(valid, ret, 0.0).sum(axis=1) / n_day, np.nan)
+            # Exactly rounded, so the same whatever other (unlisted) tickers the frame holds:
+            # a later listing changes no earlier era (see crowdalpha.dataset.cache).
+            total = np.fromiter(
+                (math.fsum(row.tolist()) for row in np.where(valid, ret, 0.0)),
+                dtype=np.float64,
+                count=len(ret),
+            )
+            mkt = np.where(n_day > 0, total / np.maximum(n_day, 1), np.nan)
             mkt_masked = np.where(valid, mkt[:, None], np.nan)
             self._c_ret = _Cum(ret)
             self._c_ret2 = _Cum(ret * ret)

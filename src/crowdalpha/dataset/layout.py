@@ -7,6 +7,13 @@ auxiliary ``target_*`` as floats in {0, .25, .5, .75, 1}, NaN where unknown) and
 participants already use for Numerai. Each era is one Parquet row group, written as soon as
 it is ready, so memory holds one era at a time however long the history.
 
+Publishing an era — binning, keyed ids and order, the Arrow table, its Parquet encoding — is
+:class:`EraPublisher`'s, a picklable value that a worker can run as well as the building
+process; it gives a *part* (:mod:`crowdalpha.dataset.parts`), which :class:`RoundWriter`
+appends to the split's file by copying. Parts do not depend on who encoded them or when, so
+an era's part can be kept (:meth:`EraPublisher.key` names what it depends on) and a later
+round that publishes the same era the same way copies it instead of redoing it.
+
 Beside it, in the operator's own folder, the writer leaves what the key alone cannot
 recompute cheaply: the published era labels with their dates, the feature name map, and the
 live rows' ids with their tickers.
@@ -14,9 +21,13 @@ live rows' ids with their tickers.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -24,18 +35,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from crowdalpha.dataset.obfuscate import (
+    Mix,
     ObfuscationMode,
     Vault,
+    check_mix,
     check_mode,
     noisy_bins,
     quantile_bins,
 )
+from crowdalpha.dataset.parts import PartAssembler, encode_part
 from crowdalpha.errors import ConflictError, InvalidInputError
 
-__all__ = ["SPLITS", "EraRows", "RoundWriter", "Split"]
+__all__ = ["SPLITS", "EraPublisher", "EraRows", "PublishedEra", "RoundWriter", "Split"]
 
 Split = Literal["train", "validation", "live"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "live")
@@ -53,12 +66,163 @@ class EraRows:
     targets: Mapping[str, npt.NDArray[np.floating]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PublishedEra:
+    """One era as published: its part (a one-row-group Parquet file) and, for a live era,
+    the operator's map of its ids to tickers."""
+
+    date: pd.Timestamp
+    split: Split
+    part: bytes
+    #: ``id``, ``era``, ``date``, ``ticker`` of a live era's rows (None for other splits).
+    live_ids: pd.DataFrame | None = None
+    #: The part's key in the era cache (:meth:`EraPublisher.key`), when it has one.
+    key: str | None = None
+
+
+@functools.cache
+def _code() -> str:
+    """What shapes a part besides its inputs: this code and the encoding libraries."""
+    h = hashlib.sha256(f"pyarrow={pa.__version__} numpy={np.__version__}".encode())
+    for package, module in (
+        ("crowdalpha.dataset", "layout"),
+        ("crowdalpha.dataset", "obfuscate"),
+        ("crowdalpha.dataset", "parts"),
+        ("crowdalpha.scoring", "kernels"),  # the ranks behind the bins
+    ):
+        h.update(files(package).joinpath(f"{module}.py").read_bytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class EraPublisher:
+    """Everything that turns an era's values into its published rows: the vault, the
+    round, the names and the obfuscation. Picklable, so workers can publish eras too — it
+    carries the vault's key: send it only to workers you would give the key."""
+
+    vault: Vault
+    round_number: int
+    #: The published features' real names (the composites' names in ``"composite"`` mode).
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    mode: ObfuscationMode = "standard"
+    noise: float | None = None
+    #: The ``"composite"`` mode's mixes, and the names of the computed features they weigh
+    #: (the rows of the values given to :meth:`publish`).
+    mix: Mix | None = None
+    mix_inputs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        mode, noise = check_mode(self.mode, self.noise)
+        check_mix(mode, self.mix)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "noise", noise)
+        object.__setattr__(self, "feature_names", tuple(self.feature_names))
+        object.__setattr__(self, "target_names", tuple(self.target_names))
+        object.__setattr__(self, "mix_inputs", tuple(self.mix_inputs))
+        if "target" not in self.target_names:
+            raise InvalidInputError("the targets must include the main one, named 'target'")
+
+    @functools.cached_property
+    def opaque(self) -> dict[str, str]:
+        """Real feature name → published name."""
+        return self.vault.feature_names(list(self.feature_names))
+
+    @functools.cached_property
+    def _columns(self) -> list[int]:
+        # Published column order: sorted opaque names, which says nothing about the real ones.
+        return sorted(
+            range(len(self.feature_names)), key=lambda i: self.opaque[self.feature_names[i]]
+        )
+
+    @functools.cached_property
+    def schema(self) -> pa.Schema:
+        """Every part's Arrow schema (with pandas' metadata: ``id`` is the index)."""
+        columns: dict[str, object] = {
+            "era": np.array(["0001"], dtype=object),
+            "data_type": np.array(["train"], dtype=object),
+        }
+        for i in self._columns:
+            columns[self.opaque[self.feature_names[i]]] = np.zeros(1, dtype=np.int8)
+        for name in self.target_names:
+            columns[name] = np.zeros(1, dtype=np.float32)
+        frame = pd.DataFrame(columns, index=pd.Index(["n0"], name="id", dtype=object))
+        return pa.Table.from_pandas(frame, preserve_index=True).schema
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """A digest of everything besides the era that its part depends on."""
+        h = hashlib.sha256(_code().encode())
+        fingerprint = hmac.new(self.vault.key, b"crowdalpha parts", hashlib.sha256).digest()
+        h.update(fingerprint)
+        settings = (self.mode, self.noise, self.feature_names, self.target_names, self.mix_inputs)
+        h.update(repr(settings).encode())
+        if self.mix is not None:
+            h.update(repr(self.mix.features).encode() + self.mix.weights.tobytes())
+        return h.hexdigest()
+
+    def key(self, values: str, split: Split, label: str) -> str:
+        """The key of an era's part: the key of its values (the era cache's), its split and
+        label, the round for a live era, and :attr:`digest`."""
+        live = str(self.round_number) if split == "live" else ""
+        parts = (self.digest, values, split, label, live)
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def publish(self, split: Split, era: EraRows, label: str) -> PublishedEra:
+        """Obfuscate one era and encode its part."""
+        if split not in SPLITS:
+            raise InvalidInputError(f"split must be one of {SPLITS}, not {split!r}")
+        n = len(era.tickers)
+        inputs = self.mix_inputs if self.mix is not None else self.feature_names
+        if era.features.shape != (len(inputs), n):
+            raise InvalidInputError(
+                f"era {era.date:%Y-%m-%d}: features must be (features, rows) = "
+                f"({len(inputs)}, {n}), got {era.features.shape}"
+            )
+        values = era.features
+        if self.mix is not None:
+            values = self.mix.publish(values, list(inputs), self.vault, era.date, self.noise)
+        live_round = self.round_number if split == "live" else None
+        order = self.vault.shuffle(era.date, n, live_round=live_round)
+        tickers = np.asarray(era.tickers, dtype=object)[order]
+        ids = self.vault.row_ids(era.date, list(tickers), live_round=live_round)
+        if self.mode == "noisy":
+            assert self.noise is not None
+            raw = noisy_bins(values, list(self.feature_names), self.vault, era.date, self.noise)
+        else:
+            raw = quantile_bins(values)
+        bins = raw[:, order]
+        arrays: dict[str, np.ndarray] = {
+            "id": np.asarray(ids, dtype=object),
+            "era": np.full(n, label, dtype=object),
+            "data_type": np.full(n, split, dtype=object),
+        }
+        for i in self._columns:
+            arrays[self.opaque[self.feature_names[i]]] = bins[i]
+        for name in self.target_names:
+            target = era.targets.get(name)
+            arrays[name] = (
+                np.full(n, np.nan, np.float32)
+                if target is None
+                else np.asarray(target, dtype=np.float32)[order]
+            )
+        schema = self.schema
+        table = pa.Table.from_arrays(
+            [pa.array(arrays[f.name], type=f.type, from_pandas=True) for f in schema],
+            schema=schema,
+        )
+        live = None
+        if split == "live":
+            live = pd.DataFrame({"id": ids, "era": label, "date": era.date, "ticker": tickers})
+        return PublishedEra(era.date, split, encode_part(table), live)
+
+
 class RoundWriter:
     """Streams a round's eras into the three split files, obfuscating as it goes.
 
     Use as a context manager; eras of a split must come in date order. ``close`` writes
     ``features.json`` and the operator's maps; a folder that already holds a round is
-    refused rather than overwritten.
+    refused rather than overwritten, and a round not completed leaves no split file.
     """
 
     def __init__(
@@ -74,32 +238,31 @@ class RoundWriter:
         era_labels: Mapping[pd.Timestamp, str],
         mode: ObfuscationMode = "standard",
         noise: float | None = None,
+        mix: Mix | None = None,
+        mix_inputs: Sequence[str] = (),
     ) -> None:
-        self.mode, self.noise = check_mode(mode, noise)
+        self.publisher = EraPublisher(
+            vault,
+            round_number,
+            tuple(feature_names),
+            tuple(target_names),
+            mode,
+            noise,
+            mix,
+            tuple(mix_inputs),
+        )
         self.out_dir = Path(out_dir)
         self.operator_dir = Path(operator_dir)
         if (self.out_dir / "features.json").exists():
             raise ConflictError(f"{self.out_dir} already holds a round dataset")
-        if "target" not in target_names:
-            raise InvalidInputError("the targets must include the main one, named 'target'")
-        self.vault = vault
-        self.round_number = round_number
-        self.feature_names = list(feature_names)
-        self.opaque = vault.feature_names(self.feature_names)
-        # Published column order: sorted opaque names, which says nothing about the real ones.
-        self.column_order = sorted(
-            range(len(self.feature_names)), key=lambda i: self.opaque[self.feature_names[i]]
-        )
         self.feature_sets = {k: list(v) for k, v in feature_sets.items()}
-        self.target_names = list(target_names)
         self.era_labels = dict(era_labels)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.operator_dir.mkdir(parents=True, exist_ok=True)
-        self._writers: dict[Split, pq.ParquetWriter] = {}
+        self._files: dict[Split, PartAssembler] = {}
         self._last_date: dict[Split, pd.Timestamp] = {}
         self._rows: dict[Split, int] = dict.fromkeys(SPLITS, 0)
         self._live_ids: list[pd.DataFrame] = []
-        self._schema: pa.Schema | None = None
 
     def __enter__(self) -> RoundWriter:
         return self
@@ -109,76 +272,48 @@ class RoundWriter:
 
     def add(self, split: Split, era: EraRows) -> int:
         """Obfuscate and append one era to a split; returns the rows written."""
+        self._check_order(split, era.date)
+        return self.append(self.publisher.publish(split, era, self.label(era.date)))
+
+    def label(self, date: pd.Timestamp) -> str:
+        """The published label of an era."""
+        return self.era_labels[date]
+
+    def _check_order(self, split: Split, date: pd.Timestamp) -> None:
         if split not in SPLITS:
             raise InvalidInputError(f"split must be one of {SPLITS}, not {split!r}")
-        n = len(era.tickers)
-        if era.features.shape != (len(self.feature_names), n):
-            raise InvalidInputError(
-                f"era {era.date:%Y-%m-%d}: features must be (features, rows) = "
-                f"({len(self.feature_names)}, {n}), got {era.features.shape}"
-            )
         last = self._last_date.get(split)
-        if last is not None and era.date <= last:
-            raise InvalidInputError(f"{split} eras must come in date order ({era.date} ≤ {last})")
-        self._last_date[split] = era.date
-        label = self.era_labels[era.date]
-        live_round = self.round_number if split == "live" else None
-        order = self.vault.shuffle(era.date, n, live_round=live_round)
-        tickers = np.asarray(era.tickers, dtype=object)[order]
-        ids = self.vault.row_ids(era.date, list(tickers), live_round=live_round)
-        if self.mode == "noisy":
-            raw = noisy_bins(era.features, self.feature_names, self.vault, era.date, self.noise)
-        else:
-            raw = quantile_bins(era.features)
-        bins = raw[:, order]
-        columns: dict[str, np.ndarray] = {
-            "id": np.asarray(ids, dtype=object),
-            "era": np.full(n, label, dtype=object),
-            "data_type": np.full(n, split, dtype=object),
-        }
-        for i in self.column_order:
-            columns[self.opaque[self.feature_names[i]]] = bins[i]
-        for name in self.target_names:
-            values = era.targets.get(name)
-            columns[name] = (
-                np.full(n, np.nan, np.float32)
-                if values is None
-                else np.asarray(values, dtype=np.float32)[order]
-            )
-        table = self._table(columns)
-        writer = self._writers.get(split)
-        if writer is None:
-            writer = pq.ParquetWriter(self.out_dir / f"{split}.parquet", table.schema)
-            self._writers[split] = writer
-        writer.write_table(table)
-        self._rows[split] += n
-        if split == "live":
-            self._live_ids.append(
-                pd.DataFrame({"id": ids, "era": label, "date": era.date, "ticker": tickers})
-            )
-        return n
+        if last is not None and date <= last:
+            raise InvalidInputError(f"{split} eras must come in date order ({date} ≤ {last})")
 
-    def _table(self, columns: dict[str, np.ndarray]) -> pa.Table:
-        """An era's Arrow table; pandas builds the first (and its metadata), arrays the rest."""
-        if self._schema is None:
-            frame = pd.DataFrame(
-                {k: v for k, v in columns.items() if k != "id"},
-                index=pd.Index(columns["id"], name="id", dtype=object),
-            )
-            table = pa.Table.from_pandas(frame, preserve_index=True)
-            self._schema = table.schema
-            return table
-        schema = self._schema
-        arrays = [pa.array(columns[f.name], type=f.type, from_pandas=True) for f in schema]
-        return pa.Table.from_arrays(arrays, schema=schema)
+    def append(self, era: PublishedEra) -> int:
+        """Append an era published by this writer's :attr:`publisher` (here or on a
+        worker, now or in an earlier build); returns its rows."""
+        split = era.split
+        self._check_order(split, era.date)
+        if split == "live" and era.live_ids is None:
+            raise InvalidInputError("a live era needs its ids' tickers")
+        assembler = self._files.get(split)
+        if assembler is None:
+            assembler = PartAssembler(self.out_dir / f"{split}.parquet")
+            self._files[split] = assembler
+        rows = assembler.append(era.part)
+        self._last_date[split] = era.date
+        self._rows[split] += rows
+        if era.live_ids is not None:
+            self._live_ids.append(era.live_ids)
+        return rows
 
     def close(self, *, completed: bool = True) -> None:
         """Finish the files; ``features.json`` marks a complete round and is written last."""
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
+        files, self._files = self._files, {}
         if not completed:
+            for assembler in files.values():
+                assembler.abort()
             return
+        for assembler in files.values():
+            assembler.close()
+        opaque = self.publisher.opaque
         if self._live_ids:
             pd.concat(self._live_ids, ignore_index=True).to_parquet(
                 self.operator_dir / "live_ids.parquet", index=False
@@ -188,14 +323,14 @@ class RoundWriter:
         )
         eras.to_parquet(self.operator_dir / "eras.parquet", index=False)
         (self.operator_dir / "feature_names.json").write_text(
-            json.dumps({v: k for k, v in self.opaque.items()}, indent=1, sort_keys=True)
+            json.dumps({v: k for k, v in opaque.items()}, indent=1, sort_keys=True)
         )
         published = {
             "feature_sets": {
-                name: sorted(self.opaque[f] for f in members)
+                name: sorted(opaque[f] for f in members)
                 for name, members in self.feature_sets.items()
             },
-            "targets": self.target_names,
+            "targets": list(self.publisher.target_names),
         }
         (self.out_dir / "features.json").write_text(json.dumps(published, indent=1))
 

@@ -42,7 +42,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crowdalpha.errors import InvalidInputError, InvalidParameterError
-from crowdalpha.scoring.kernels import Segments, tie_kept_rank
+from crowdalpha.scoring.kernels import Segments, sorted_tie_kept_rank, tie_kept_rank
 
 if TYPE_CHECKING:
     from crowdalpha.dataset.features import FeatureConfig
@@ -125,12 +125,37 @@ def quantile_bins(values: npt.NDArray[np.floating], eras: Segments | None = None
         raise InvalidInputError("values must be a (features, rows) matrix")
     if x.shape[1] == 0:
         return np.empty(x.shape, dtype=np.int8)
-    seg = eras if eras is not None else Segments.single(x.shape[1])
-    ranks = tie_kept_rank(x, seg)  # (rank - 0.5) / count, in (0, 1); NaN stays NaN
+    if eras is not None and eras.n_eras > 1:
+        return _bins(tie_kept_rank(x, eras))
+    return _one_era_bins(x)
+
+
+def _bins(ranks: np.ndarray) -> np.ndarray:
+    """The bin of each tie-kept rank in (0, 1); NaN → the middle bin."""
     with np.errstate(invalid="ignore"):
         bins = np.floor(ranks * N_BINS)
     bins[np.isnan(bins)] = MISSING_BIN
-    return np.clip(bins, 0, N_BINS - 1).astype(np.int8)
+    out: np.ndarray = np.clip(bins, 0, N_BINS - 1).astype(np.int8)
+    return out
+
+
+def _one_era_bins(x: np.ndarray) -> np.ndarray:
+    """:func:`quantile_bins` of one era without ranking every value in place: a value's
+    bin only grows with the value, so each feature's four bin edges — the smallest values
+    whose tie-kept rank falls in bins 1 … 4, found on the sorted values — bin every value
+    by four comparisons (the same bins as ranking them; no argsort, no scatter)."""
+    s = np.sort(x, axis=1)  # NaN last
+    sorted_bins = _bins(sorted_tie_kept_rank(s, Segments.single(x.shape[1])))
+    sorted_bins[np.isnan(s)] = -1  # missing values set no edge
+    out = np.zeros(x.shape, dtype=np.int8)
+    rows = np.arange(x.shape[0])
+    for k in range(1, N_BINS):
+        reached = sorted_bins >= k
+        first = reached.argmax(axis=1)
+        some = reached[rows, first]  # a feature may have no value in the bin (or above)
+        out += (x >= s[rows, first][:, None]) & some[:, None]
+    out[np.isnan(x)] = MISSING_BIN
+    return out
 
 
 def noisy_bins(

@@ -196,6 +196,18 @@ def _tie_runs(sorted_x: FloatArray, seg: Segments) -> IntArray:
     return first
 
 
+def sorted_tie_kept_rank(sorted_x: FloatArray, seg: Segments) -> FloatArray:
+    """:func:`tie_kept_rank` of values already sorted within each era (NaN last), at
+    their sorted positions."""
+    twice_rank = _tie_runs(sorted_x, seg)
+    # Sorting stays within eras, so sorted position j still belongs to era ids[j].
+    counts = seg.spread(seg.sum(~np.isnan(sorted_x)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # an all-NaN era counts 0
+        ranks_sorted: FloatArray = ((twice_rank - 1) * 0.5) / counts
+    ranks_sorted[np.isnan(sorted_x)] = np.nan
+    return ranks_sorted
+
+
 def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
     """``(average rank - 0.5) / count`` within each era; NaN stays NaN and is not counted.
 
@@ -203,12 +215,7 @@ def tie_kept_rank(x: FloatArray, seg: Segments) -> FloatArray:
     """
     order = sort_order(x, seg)
     sorted_x = np.take_along_axis(x, order, axis=1)
-    twice_rank = _tie_runs(sorted_x, seg)
-    # Sorting stays within eras, so sorted position j still belongs to era ids[j].
-    counts = seg.spread(seg.sum(~np.isnan(x)))
-    with np.errstate(divide="ignore", invalid="ignore"):  # an all-NaN era counts 0
-        ranks_sorted = ((twice_rank - 1) * 0.5) / counts
-    ranks_sorted[np.isnan(sorted_x)] = np.nan
+    ranks_sorted = sorted_tie_kept_rank(sorted_x, seg)
     out = np.empty_like(ranks_sorted)
     np.put_along_axis(out, order, ranks_sorted, axis=1)
     return out
