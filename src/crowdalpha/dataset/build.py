@@ -66,8 +66,8 @@ __all__ = [
     "compute_era",
     "era_engines",
     "era_reach",
-    "era_rows",
     "plan_splits",
+    "publish_era",
     "round_splits",
 ]
 
@@ -356,14 +356,15 @@ Source = Literal["computed", "reused", "copied"]
 PartStream = Iterator[tuple[int, PublishedEra, Source, int]]
 
 
-def era_rows(era: CachedEra, date: pd.Timestamp, target_names: tuple[str, ...]) -> EraRows:
-    """A computed era as the publisher takes it."""
-    return EraRows(
-        date=date,
+def publish_era(publisher: EraPublisher, slot: EraSlot, era: CachedEra) -> PublishedEra:
+    """Publish one computed era (its tickers, raw features, binned targets) in its slot."""
+    rows = EraRows(
+        date=slot.date,
         tickers=era.tickers.tolist(),
         features=era.features,
-        targets=dict(zip(target_names, era.targets, strict=True)),
+        targets=dict(zip(publisher.target_names, era.targets, strict=True)),
     )
+    return publisher.publish(slot.split, rows, slot.label)
 
 
 def _local_parts(
@@ -417,9 +418,7 @@ def cell_parts(
             era = compute_era(engines, slot.date)
             if store is not None:
                 store.save(slot.date, keys[slot.number], era)
-        published = publisher.publish(
-            slot.split, era_rows(era, slot.date, publisher.target_names), slot.label
-        )
+        published = publish_era(publisher, slot, era)
         if store is not None and part_key is not None:
             store.save_part(slot.date, slot.split, part_key, published.part)
             published = replace(published, key=part_key)

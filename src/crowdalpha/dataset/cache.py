@@ -60,7 +60,15 @@ import pandas as pd
 from crowdalpha.errors import NotFoundError
 from crowdalpha.storage import FileStore, LocalFileStore
 
-__all__ = ["CACHE_FORMAT", "CachedEra", "EraCache", "day_hashes", "era_key", "settings_key"]
+__all__ = [
+    "CACHE_FORMAT",
+    "CachedEra",
+    "EraCache",
+    "day_hashes",
+    "era_key",
+    "settings_key",
+    "source_digest",
+]
 
 #: Version of the cache's file layout and keys; a change retires every older file.
 CACHE_FORMAT = 2
@@ -101,12 +109,23 @@ def _code() -> str:
     """Library versions and a digest of the era-computing modules, read once per process."""
     import scipy
 
-    h = hashlib.sha256()
-    for module in ("build", "cache", "features", "targets"):
-        h.update(files("crowdalpha.dataset").joinpath(f"{module}.py").read_bytes())
-    return (
-        f"numpy={np.__version__} pandas={pd.__version__} scipy={scipy.__version__} {h.hexdigest()}"
+    digest = source_digest(
+        "crowdalpha.dataset.build",
+        "crowdalpha.dataset.cache",
+        "crowdalpha.dataset.features",
+        "crowdalpha.dataset.targets",
     )
+    return f"numpy={np.__version__} pandas={pd.__version__} scipy={scipy.__version__} {digest}"
+
+
+def source_digest(*modules: str) -> str:
+    """A digest of the source of ``modules`` (dotted names), in order: what retires cached
+    results when the code that computed them is edited, even without a new release."""
+    h = hashlib.sha256()
+    for module in modules:
+        package, _, name = module.rpartition(".")
+        h.update(files(package).joinpath(f"{name}.py").read_bytes())
+    return h.hexdigest()
 
 
 def day_hashes(frame: pd.DataFrame, days: pd.DatetimeIndex) -> list[bytes]:

@@ -47,7 +47,7 @@ from crowdalpha.dataset.build import (
     cell_prices,
     compute_era,
     era_engines,
-    era_rows,
+    publish_era,
 )
 from crowdalpha.dataset.cache import CachedEra, EraCache
 from crowdalpha.dataset.layout import EraPublisher, PublishedEra
@@ -125,9 +125,7 @@ def fill_cell(task: CellTask) -> CellResult:
         era, bad = cache.load(day, keys[i], shape.n_features, shape.n_targets)
         if era is None:
             era = compute(i, day, bad)
-        rows = era_rows(era, day, publisher.target_names)
-        part = publisher.publish(slot.split, rows, slot.label).part
-        cache.save_part(day, slot.split, parts[i], part)
+        cache.save_part(day, slot.split, parts[i], publish_era(publisher, slot, era).part)
         published.add(i)
     return CellResult(
         keys=keys,
@@ -232,8 +230,7 @@ def _read_back(
         if slot.split == "live":
             era, _ = cache.load(slot.date, result.keys[i], shape.n_features, shape.n_targets)
             if era is not None:
-                rows = era_rows(era, slot.date, publisher.target_names)
-                published = publisher.publish(slot.split, rows, slot.label)
+                published = publish_era(publisher, slot, era)
         else:
             part, _ = cache.load_part(slot.date, slot.split, result.parts[i])
             if part is not None:

@@ -27,7 +27,6 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from crowdalpha.dataset.cache import source_digest
 from crowdalpha.dataset.obfuscate import (
     Mix,
     ObfuscationMode,
@@ -83,15 +83,13 @@ class PublishedEra:
 @functools.cache
 def _code() -> str:
     """What shapes a part besides its inputs: this code and the encoding libraries."""
-    h = hashlib.sha256(f"pyarrow={pa.__version__} numpy={np.__version__}".encode())
-    for package, module in (
-        ("crowdalpha.dataset", "layout"),
-        ("crowdalpha.dataset", "obfuscate"),
-        ("crowdalpha.dataset", "parts"),
-        ("crowdalpha.scoring", "kernels"),  # the ranks behind the bins
-    ):
-        h.update(files(package).joinpath(f"{module}.py").read_bytes())
-    return h.hexdigest()
+    digest = source_digest(
+        "crowdalpha.dataset.layout",
+        "crowdalpha.dataset.obfuscate",
+        "crowdalpha.dataset.parts",
+        "crowdalpha.scoring.kernels",  # the ranks behind the bins
+    )
+    return f"pyarrow={pa.__version__} numpy={np.__version__} {digest}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -224,7 +224,7 @@ def _group_cuts(data: bytes, start: int) -> tuple[int, list[Cut]]:
             if size == 15:
                 size, pos = _varint(data, pos)
             for _ in range(size):
-                pos = _chunk_cuts(data, pos, start, cuts)
+                pos = _struct_cuts(data, pos, start, cuts, _CHUNK)
     return end, cuts
 
 
@@ -239,34 +239,35 @@ def _offset(data: bytes, pos: int, kind: int, start: int, cuts: list[Cut]) -> in
     return pos
 
 
-def _chunk_cuts(data: bytes, pos: int, start: int, cuts: list[Cut]) -> int:
-    """Note a column chunk's offsets; the position after it."""
+@dataclass(frozen=True)
+class _Shape:
+    """Which fields of a struct are offsets, which cannot be moved, which struct field holds
+    offsets of its own (and of what shape)."""
+
+    offsets: frozenset[int]
+    unmovable: dict[int, str]
+    nested: tuple[int, _Shape] | None = None
+
+
+_META = _Shape(frozenset(_META_OFFSETS), _META_UNMOVABLE)
+_CHUNK = _Shape(frozenset({_CHUNK_OFFSET}), _CHUNK_UNMOVABLE, (_CHUNK_META, _META))
+
+
+def _struct_cuts(data: bytes, pos: int, start: int, cuts: list[Cut], shape: _Shape) -> int:
+    """Note the offsets of a struct of ``shape`` (a column chunk, its metadata); the
+    position after it."""
     fid = 0
     while True:
         kind, fid, pos = _field(data, pos, fid)
         if kind == 0:
             return pos
-        if fid in _CHUNK_UNMOVABLE:
-            raise InvalidInputError(f"a Parquet part with {_CHUNK_UNMOVABLE[fid]} cannot move")
-        if fid == _CHUNK_OFFSET:
+        if fid in shape.unmovable:
+            raise InvalidInputError(f"a Parquet part with {shape.unmovable[fid]} cannot move")
+        if fid in shape.offsets:
             pos = _offset(data, pos, kind, start, cuts)
-        elif fid == _CHUNK_META:
+        elif shape.nested is not None and fid == shape.nested[0]:
             _check(kind, _STRUCT, "a column chunk's metadata")
-            pos = _meta_cuts(data, pos, start, cuts)
-        else:
-            pos = pos if kind <= _FALSE else _skip(data, pos, kind)
-
-
-def _meta_cuts(data: bytes, pos: int, start: int, cuts: list[Cut]) -> int:
-    fid = 0
-    while True:
-        kind, fid, pos = _field(data, pos, fid)
-        if kind == 0:
-            return pos
-        if fid in _META_OFFSETS:
-            pos = _offset(data, pos, kind, start, cuts)
-        elif fid in _META_UNMOVABLE:
-            raise InvalidInputError(f"a Parquet part with {_META_UNMOVABLE[fid]} cannot move")
+            pos = _struct_cuts(data, pos, start, cuts, shape.nested[1])
         elif kind > _FALSE:
             pos = _skip(data, pos, kind)
 
