@@ -92,8 +92,11 @@ def worker_peak(backend: ComputeBackend) -> str:
     return fmt_mib(max(peaks.values()))
 
 
-def backends(workers: list[int]) -> Iterator[tuple[str, Callable[[], Any]]]:
-    yield "in-process", lambda: _in_process()
+def backends(
+    workers: list[int], in_process: bool = True
+) -> Iterator[tuple[str, Callable[[], Any]]]:
+    if in_process:
+        yield "in-process", lambda: _in_process()
     for w in workers:
         yield f"Dask, {w} worker{'s' if w > 1 else ''}", lambda w=w: dask_backend(w)
 
@@ -210,7 +213,7 @@ def build(args: argparse.Namespace) -> None:
     try:
         first: dict[str, bytes] | None = None
         base = None
-        for n, (label, opener) in enumerate(backends(args.workers)):
+        for n, (label, opener) in enumerate(backends(args.workers, args.in_process)):
             out = root / str(n)
             with opener() as backend, CpuContention(label):
                 done = measure(
@@ -271,7 +274,7 @@ def incremental(args: argparse.Namespace) -> None:
             ["the day before, filling the cache", fmt_seconds(filled.best),
              str(len(filled.result.computed)), "", "", fmt_mib(filled.peak_growth), ""]
         )  # fmt: skip
-        for n, (label, opener) in enumerate(backends(args.workers)):
+        for n, (label, opener) in enumerate(backends(args.workers, args.in_process)):
             out = root / f"t{n}"
             with opener() as backend, CpuContention(label):
                 done = measure(
@@ -486,6 +489,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--block-days", type=int, default=750)
         p.add_argument("--workers", type=int, nargs="*", default=[1, 2])
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument(
+            "--no-in-process",
+            dest="in_process",
+            action="store_false",
+            help="leave out the build in this process (the first row is then the reference)",
+        )
     p = commands.add_parser("download", help="presigned S3 vs through the server")
     p.add_argument("--megabytes", type=int, default=1000)
     p = commands.add_parser("s3-clients", help="obstore vs s3fs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,17 +14,22 @@ from typer.testing import CliRunner
 
 from crowdalpha import scoring
 from crowdalpha.cli import app
+from crowdalpha.dataset import build as build_module
 from crowdalpha.dataset.build import BuildConfig, build_round
-from crowdalpha.dataset.example import FitCheckpoint, fit_example_model
+from crowdalpha.dataset.example import (
+    EXAMPLE_FILES,
+    ExampleSums,
+    fit_example_model,
+    table_bins,
+    write_example_predictions,
+)
 from crowdalpha.dataset.obfuscate import Vault
 from crowdalpha.errors import (
     ConflictError,
     InvalidInputError,
-    InvalidParameterError,
     MarketDataError,
 )
 from crowdalpha.market import MarketConfig, simulate_market
-from crowdalpha.storage import LocalFileStore
 
 
 @pytest.fixture(scope="module")
@@ -237,55 +243,50 @@ def test_the_round_publishes_the_example_models_predictions(built: dict[str, obj
     assert corr > 0
 
 
-def test_the_example_fit_resumes_from_the_eras_a_previous_fit_added(
-    built: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_builds_example_model_is_the_fit_on_its_train_file(
+    market_prices: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Kept sums are resumed only after the eras they cover, and give the weights of a fit
-    from scratch to the last bit."""
-    public = Path(str(built["root"])) / "public"
-    groups = pq.ParquetFile(public / "train.parquet").num_row_groups
-    keys = [f"era-{i}" for i in range(groups)]
-    store = LocalFileStore(tmp_path)
-    checkpoint = FitCheckpoint(store, "example-fit.npz")
-    scratch = fit_example_model(public)
-    read: list[int] = []
-    original = pq.ParquetFile.read_row_group
+    """The sums the cells add while they publish are, to the last bit, those of a fit that
+    reads the train file era by era — whatever the cells."""
+    prices = market_prices[market_prices["date"] < market_prices["date"].unique()[500]]
+    kept: list[ExampleSums] = []
+    original = build_module.write_example_predictions
 
-    def counted(self: pq.ParquetFile, i: int, *args: object, **kwargs: object) -> object:
-        read.append(i)
-        return original(self, i, *args, **kwargs)
+    def keep(public: Path, **kwargs: Any) -> dict[str, Path]:
+        kept.append(kwargs["sums"])
+        return original(public, **kwargs)
 
-    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
-    first = fit_example_model(public, eras=keys, checkpoint=checkpoint)
-    assert len(read) == groups and np.array_equal(first.weights, scratch.weights)
-    read.clear()
-    again = fit_example_model(public, eras=keys, checkpoint=checkpoint)
-    assert read == [] and np.array_equal(again.weights, scratch.weights)
-    # a round one era shorter fitted first: the next adds only its last era
-    shorter = tmp_path / "shorter"
-    shorter.mkdir()
-    (shorter / "features.json").write_bytes((public / "features.json").read_bytes())
+    monkeypatch.setattr(build_module, "write_example_predictions", keep)
+    for block_days in (45, None):
+        build_round(
+            prices.reset_index(drop=True),
+            out_dir=tmp_path / str(block_days) / "public",
+            operator_dir=tmp_path / str(block_days) / "operator",
+            vault=Vault(bytes(range(32))),
+            round_number=2,
+            config=BuildConfig(validation_eras=10, block_days=block_days),
+        )
+    public = tmp_path / "45" / "public"
+    names = json.loads((public / "features.json").read_text())["feature_sets"]["all"]
+    sums = ExampleSums.empty(names)
     train = pq.ParquetFile(public / "train.parquet")
-    with pq.ParquetWriter(shorter / "train.parquet", train.schema_arrow) as writer:
-        for i in range(groups - 1):
-            writer.write_table(original(train, i))
-    fit_example_model(shorter, eras=keys[:-1], checkpoint=checkpoint)
-    read.clear()
-    later = fit_example_model(public, eras=keys, checkpoint=checkpoint)
-    assert read == [groups - 1] and np.array_equal(later.weights, scratch.weights)
-    # an earlier era changed: everything is read again
-    read.clear()
-    fit_example_model(public, eras=["other", *keys[1:]], checkpoint=checkpoint)
-    assert read == list(range(groups))
-    # other features: other sums
-    read.clear()
-    fit_example_model(public, feature_set="small", eras=keys, checkpoint=checkpoint)
-    assert len(read) == groups
-    store.put("example-fit.npz", b"damaged")
-    read.clear()
-    assert np.array_equal(
-        fit_example_model(public, eras=keys, checkpoint=checkpoint).weights, scratch.weights
-    )
-    assert len(read) == groups
-    with pytest.raises(InvalidParameterError, match="every row group"):
-        fit_example_model(public, eras=keys[:-1], checkpoint=checkpoint)
+    for group in range(train.num_row_groups):
+        table = train.read_row_group(group)
+        sums.add_era(table_bins(table, sums.names), table.column("target").to_numpy())
+    assert len(kept) == 2
+    for built_sums in kept:
+        assert built_sums.names == sums.names and built_sums.rows == sums.rows
+        assert np.array_equal(built_sums.xtx, sums.xtx)
+        assert np.array_equal(built_sums.xty, sums.xty)
+    fitted = fit_example_model(public)
+    assert np.array_equal(kept[0].model().weights, fitted.weights)
+    # and the published predictions are that model's
+    elsewhere = tmp_path / "again"
+    elsewhere.mkdir()
+    for name in ("features.json", "train.parquet", "validation.parquet", "live.parquet"):
+        (elsewhere / name).write_bytes((public / name).read_bytes())
+    write_example_predictions(elsewhere)
+    for name in EXAMPLE_FILES.values():
+        assert (elsewhere / name).read_bytes() == (public / name).read_bytes()
+    with pytest.raises(InvalidInputError, match="feature set 'small'"):
+        write_example_predictions(elsewhere, feature_set="small", sums=kept[0])

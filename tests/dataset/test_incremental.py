@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from crowdalpha.cli import app
 from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
+from crowdalpha.dataset.example import ExampleSums
 from crowdalpha.dataset.obfuscate import Vault
 from crowdalpha.market import MarketConfig, append_prices, simulate_market
 
@@ -142,6 +144,48 @@ def test_the_next_round_copies_what_it_publishes_as_before(rounds: dict[str, obj
     assert r1.copied == () and rounds["full"].copied == ()  # type: ignore[union-attr]
     parts = list(Path(str(rounds["cache"])).rglob("*.part"))
     assert len(parts) >= len(_planned(r2)) - 1  # every era but the live one, per split
+
+
+def test_the_example_sums_add_only_the_eras_no_earlier_build_added(
+    rounds: dict[str, object], market: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each cell keeps its example sums in the cache: a round built again adds no era, the
+    next week's round adds its new train eras only, and a damaged sums file costs its cell
+    a recount — the same bytes as a build without cache every time."""
+    cache = tmp_path / "cache"
+    shutil.copytree(Path(str(rounds["cache"])), cache)
+    added: list[int] = []
+    original = ExampleSums.add_era
+
+    def counted(self: ExampleSums, bins: np.ndarray, target: np.ndarray) -> None:
+        added.append(bins.shape[1])
+        original(self, bins, target)
+
+    monkeypatch.setattr(ExampleSums, "add_era", counted)
+    second = pd.DataFrame(rounds["prices"])
+    again = _build(second, tmp_path / "again", 2, cache)
+    assert added == [] and len(again.copied) == len(_planned(again)) - 1
+    _assert_same_bytes(tmp_path / "again", Path(str(rounds["root"])) / "full")
+    week = market[market["date"].isin(_days(market)[FIRST_DAYS + 5 : FIRST_DAYS + 10])]
+    third = append_prices(second, week)
+    r2, r3 = rounds["r2"], _build(third, tmp_path / "r3", 3, cache)
+    assert isinstance(r2, BuildReport)
+    new_train = set(r3.eras["train"]) - set(r2.eras["train"])
+    assert len(added) == len(new_train) >= 1
+    monkeypatch.setattr(ExampleSums, "add_era", original)
+    _build(third, tmp_path / "r3_full", 3, None)
+    _assert_same_bytes(tmp_path / "r3", tmp_path / "r3_full")
+    monkeypatch.setattr(ExampleSums, "add_era", counted)
+    kept = sorted(cache.rglob("*.sums"))
+    assert len(kept) > 1
+    kept[0].write_bytes(b"damaged")
+    added.clear()
+    _build(third, tmp_path / "r3_again", 3, cache)
+    days = _days(third)
+    cell = days.get_loc(pd.Timestamp(kept[0].stem)) // 100
+    in_cell = [d for d in r3.eras["train"] if days.get_loc(d) // 100 == cell]
+    assert len(added) == len(in_cell) > 1
+    _assert_same_bytes(tmp_path / "r3_again", tmp_path / "r3_full")
 
 
 def test_a_new_listing_recomputes_only_the_eras_that_reach_it(

@@ -22,12 +22,16 @@ price recomputes the eras computed from it. The cache also keeps each era's part
 published the same way as before (a train era, whose targets are all known) is copied into
 the new file without being read, binned or encoded again. :class:`BuildReport` says which
 eras were computed and which reused.
+
+The example model (:mod:`crowdalpha.dataset.example`) is fitted from sums each cell adds
+as it publishes its train eras (:class:`CellFit`): exact, so the same weights whatever the
+cells and wherever they run, and kept per cell in the cache for the next build.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -38,7 +42,12 @@ import pandas as pd
 from crowdalpha import __version__
 from crowdalpha.compute import ComputeBackend
 from crowdalpha.dataset.cache import CachedEra, EraCache, day_hashes, era_key, settings_key
-from crowdalpha.dataset.example import FitCheckpoint, write_example_predictions
+from crowdalpha.dataset.example import (
+    ExampleSums,
+    FitCheckpoint,
+    era_chain,
+    write_example_predictions,
+)
 from crowdalpha.dataset.features import FeatureConfig, FeatureEngine, era_dates
 from crowdalpha.dataset.layout import EraPublisher, EraRows, PublishedEra, RoundWriter, Split
 from crowdalpha.dataset.obfuscate import (
@@ -56,6 +65,7 @@ from crowdalpha.storage import FileStore
 __all__ = [
     "BuildConfig",
     "BuildReport",
+    "CellFit",
     "CellPlan",
     "EraShape",
     "EraSlot",
@@ -245,7 +255,6 @@ def build_round(
     computed: list[pd.Timestamp] = []
     reused: list[pd.Timestamp] = []
     copied: list[pd.Timestamp] = []
-    train_keys: list[str | None] = []
     writer = RoundWriter(
         out_dir,
         operator_dir,
@@ -261,9 +270,11 @@ def build_round(
         mix_inputs=spec.names if cfg.mix is not None else (),
     )
     publisher = writer.publisher
+    # The example model's sums over the train eras, added by the cells as they publish.
+    sums = ExampleSums.empty(publisher.published_names) if cfg.example_predictions else None
     try:
         if compute is None or not compute.remote:
-            eras = _local_parts(prices, days, plan, shape, store, publisher)
+            eras = _local_parts(prices, days, plan, shape, store, publisher, sums)
         else:
             from crowdalpha.dataset.cells import remote_parts
 
@@ -275,12 +286,11 @@ def build_round(
                 store,
                 publisher,
                 compute,
+                sums,
                 step=cfg.block_days or len(days),
                 scratch=Path(operator_dir),
             )
         for i, published, how, bad in eras:
-            if published.split == "train":
-                train_keys.append(published.key)
             damaged += bad
             (computed if how == "computed" else reused).append(todo[i][0])
             if how == "copied":
@@ -293,14 +303,8 @@ def build_round(
         writer.close(completed=False)
         raise
     writer.close()
-    if cfg.example_predictions:
-        # With a cache, the example model's sums over the train eras are kept for the next
-        # build, named by the eras' parts (whose keys change whenever their bytes do).
-        keys = [k for k in train_keys if k is not None]
-        checkpoint = None
-        if store is not None and len(keys) == len(train_keys):
-            checkpoint = FitCheckpoint(store.store, f"{store.prefix}/example-fit.sums")
-        write_example_predictions(out_dir, eras=keys if checkpoint else None, checkpoint=checkpoint)
+    if sums is not None:
+        write_example_predictions(out_dir, sums=sums)
     return BuildReport(
         out_dir=Path(out_dir),
         operator_dir=Path(operator_dir),
@@ -356,15 +360,77 @@ Source = Literal["computed", "reused", "copied"]
 PartStream = Iterator[tuple[int, PublishedEra, Source, int]]
 
 
-def publish_era(publisher: EraPublisher, slot: EraSlot, era: CachedEra) -> PublishedEra:
-    """Publish one computed era (its tickers, raw features, binned targets) in its slot."""
+def publish_era(
+    publisher: EraPublisher, slot: EraSlot, era: CachedEra, fit: CellFit | None = None
+) -> PublishedEra:
+    """Publish one computed era (its tickers, raw features, binned targets) in its slot,
+    adding it to the cell's example sums (``fit``) when they still lack it."""
     rows = EraRows(
         date=slot.date,
         tickers=era.tickers.tolist(),
         features=era.features,
         targets=dict(zip(publisher.target_names, era.targets, strict=True)),
     )
-    return publisher.publish(slot.split, rows, slot.label)
+    sums = fit.take(slot.number) if fit is not None else None
+    return publisher.publish(slot.split, rows, slot.label, sums)
+
+
+class CellFit:
+    """The example model's sums over one cell's train eras.
+
+    With an era cache, the sums kept by an earlier build for a prefix of the cell's train
+    eras (named by the chain of their part keys: a changed era changes the chain) are
+    resumed; every other train era is added as it is published (:func:`publish_era`) or,
+    when its part is copied, read back from the part (:meth:`add_part`). :meth:`finish`
+    keeps the sums for the next build and returns them.
+    """
+
+    def __init__(
+        self,
+        cell: CellPlan,
+        publisher: EraPublisher,
+        store: EraCache | None,
+        part_keys: Mapping[int, str],
+    ) -> None:
+        self.publisher = publisher
+        names = publisher.published_names
+        train = [slot for slot in cell.eras if slot.split == "train"]
+        self._checkpoint: FitCheckpoint | None = None
+        self._chain: list[bytes] = []
+        done, self.sums = 0, ExampleSums.empty(names)
+        if store is not None and train:
+            key = f"{store.prefix}/example-sums/{train[0].date:%Y-%m-%d}.sums"
+            self._checkpoint = FitCheckpoint(store.store, key)
+            self._chain = era_chain(names, [part_keys[slot.number] for slot in train])
+            done, self.sums = self._checkpoint.load(self._chain, names)
+        self._pending = {slot.number for slot in train[done:]}
+        self._resumed = done
+
+    def pending(self, number: int) -> bool:
+        """Whether era ``number`` is a train era the sums still lack."""
+        return number in self._pending
+
+    def take(self, number: int) -> ExampleSums | None:
+        """The sums to add era ``number`` to (None when it needs no adding): the caller
+        adds it."""
+        if number not in self._pending:
+            return None
+        self._pending.discard(number)
+        return self.sums
+
+    def add_part(self, number: int, part: bytes) -> None:
+        """Add train era ``number`` from its part, when the sums still lack it."""
+        sums = self.take(number)
+        if sums is not None:
+            self.publisher.add_part(sums, part)
+
+    def finish(self) -> ExampleSums:
+        """The sums over every train era of the cell, kept for the next build."""
+        if self._pending:
+            raise RuntimeError(f"train eras {sorted(self._pending)} were not added to the sums")
+        if self._checkpoint is not None and self._resumed < len(self._chain):
+            self._checkpoint.save(self._chain[-1], self.sums)
+        return self.sums
 
 
 def _local_parts(
@@ -374,11 +440,14 @@ def _local_parts(
     shape: EraShape,
     store: EraCache | None,
     publisher: EraPublisher,
+    sums: ExampleSums | None,
 ) -> PartStream:
-    """Every cell in this process, one after the other."""
+    """Every cell in this process, one after the other; their example sums added to
+    ``sums`` (None: none wanted)."""
     for cell in plan:
         frame = cell_prices(prices, days, cell.lo, cell.end, cell.hi)
-        yield from cell_parts(frame, days[cell.lo : cell.hi + 1], cell, shape, store, publisher)
+        window = days[cell.lo : cell.hi + 1]
+        yield from cell_parts(frame, window, cell, shape, store, publisher, sums)
         del frame
 
 
@@ -389,20 +458,29 @@ def cell_parts(
     shape: EraShape,
     store: EraCache | None,
     publisher: EraPublisher,
+    sums: ExampleSums | None,
 ) -> PartStream:
     """One cell's eras, published, from its prices (``frame``, :func:`cell_prices`) over
     the trading days ``window`` (positions ``cell.lo … cell.hi``). With a cache, an era
     whose part is there is copied; else its values are read from the cache when it holds
-    them, computed (and cached) when not, and published (and the part cached)."""
+    them, computed (and cached) when not, and published (and the part cached). The cell's
+    example sums are added to ``sums`` (None: none wanted) once its eras are through."""
     keys = cell_keys(frame, window, cell, shape.future, store.settings) if store else {}
+    part_keys = {
+        slot.number: publisher.key(keys[slot.number], slot.split, slot.label)
+        for slot in cell.eras
+        if store is not None and slot.split != "live"
+    }
+    fit = CellFit(cell, publisher, store, part_keys) if sums is not None else None
     engines: Engines | None = None
     for slot in cell.eras:
-        part_key: str | None = None
+        part_key = part_keys.get(slot.number)
         bad = False
-        if store is not None and slot.split != "live":
-            part_key = publisher.key(keys[slot.number], slot.split, slot.label)
+        if store is not None and part_key is not None:
             part, bad = store.load_part(slot.date, slot.split, part_key)
             if part is not None:
+                if fit is not None:
+                    fit.add_part(slot.number, part)
                 copied = PublishedEra(slot.date, slot.split, part, key=part_key)
                 yield slot.number, copied, "copied", 0
                 continue
@@ -418,11 +496,13 @@ def cell_parts(
             era = compute_era(engines, slot.date)
             if store is not None:
                 store.save(slot.date, keys[slot.number], era)
-        published = publish_era(publisher, slot, era)
+        published = publish_era(publisher, slot, era, fit)
         if store is not None and part_key is not None:
             store.save_part(slot.date, slot.split, part_key, published.part)
             published = replace(published, key=part_key)
         yield slot.number, published, "computed" if fresh else "reused", int(bad)
+    if sums is not None and fit is not None:
+        sums.add(fit.finish())
 
 
 Engines = tuple[FeatureEngine, TargetEngine]

@@ -11,12 +11,14 @@ the file store of the era cache, which every worker reaches:
    cache lacks with the same code as a build in one process and saves them to the cache,
    then publishes every era of the cell whose part the cache lacks (binning, keyed ids and
    order, Parquet encoding: :class:`~crowdalpha.dataset.layout.EraPublisher`) and saves
-   the parts;
+   the parts, adding its train eras to the example model's sums (the cell's
+   :class:`~crowdalpha.dataset.build.CellFit`, returned with the result);
 3. this process copies the parts into the round's files in date order (and publishes the
    live era itself, whose ids' tickers it keeps): the same bytes as a build in one process
    (``tests/compute/test_dask_build.py``).
 
-So nearly all of a build runs on the workers; what stays here is copying bytes. The tasks
+So nearly all of a build runs on the workers; what stays here is copying bytes, adding
+the cells' sums and solving the example model's few-thousand-unknown system. The tasks
 carry the :class:`~crowdalpha.dataset.obfuscate.Vault` (the ids are keyed): run them on
 workers you would trust with the key, over TLS (``tls://`` scheduler addresses) when they
 are on other machines. A task only writes cache files under keys computed from its inputs,
@@ -38,6 +40,7 @@ import pyarrow.parquet as pq
 
 from crowdalpha.compute import ComputeBackend
 from crowdalpha.dataset.build import (
+    CellFit,
     CellPlan,
     EraShape,
     PartStream,
@@ -50,6 +53,7 @@ from crowdalpha.dataset.build import (
     publish_era,
 )
 from crowdalpha.dataset.cache import CachedEra, EraCache
+from crowdalpha.dataset.example import ExampleSums
 from crowdalpha.dataset.layout import EraPublisher, PublishedEra
 from crowdalpha.storage import FileStore
 
@@ -73,6 +77,8 @@ class CellTask:
     window: pd.DatetimeIndex
     #: The price frame's column types, restored after the Parquet round trip.
     dtypes: dict[str, str]
+    #: Whether to add the cell's train eras to the example model's sums.
+    fit: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ class CellResult:
     damaged: frozenset[int]
     #: The eras whose part the task published (the others' parts were in the cache).
     published: frozenset[int]
+    #: The example model's sums over the cell's train eras (None when not asked for).
+    sums: ExampleSums | None = None
 
 
 def fill_cell(task: CellTask) -> CellResult:
@@ -96,7 +104,12 @@ def fill_cell(task: CellTask) -> CellResult:
     frame = _window_prices(task)
     cell, cache, shape, publisher = task.cell, task.cache, task.shape, task.publisher
     keys = cell_keys(frame, task.window, cell, shape.future, cache.settings)
-    parts: dict[int, str] = {}
+    parts = {
+        slot.number: publisher.key(keys[slot.number], slot.split, slot.label)
+        for slot in cell.eras
+        if slot.split != "live"
+    }
+    fit = CellFit(cell, publisher, cache, parts) if task.fit else None
     computed: set[int] = set()
     damaged: set[int] = set()
     published: set[int] = set()
@@ -119,13 +132,18 @@ def fill_cell(task: CellTask) -> CellResult:
             if found != "hit":
                 compute(i, day, found == "damaged")
             continue
-        parts[i] = publisher.key(keys[i], slot.split, slot.label)
-        if cache.probe_part(day, slot.split, parts[i]):
+        if fit is not None and fit.pending(i):  # the sums need its bins: read the part
+            part, _ = cache.load_part(day, slot.split, parts[i])
+            if part is not None:
+                fit.add_part(i, part)
+                continue
+        elif cache.probe_part(day, slot.split, parts[i]):
             continue
         era, bad = cache.load(day, keys[i], shape.n_features, shape.n_targets)
         if era is None:
             era = compute(i, day, bad)
-        cache.save_part(day, slot.split, parts[i], publish_era(publisher, slot, era).part)
+        part = publish_era(publisher, slot, era, fit).part
+        cache.save_part(day, slot.split, parts[i], part)
         published.add(i)
     return CellResult(
         keys=keys,
@@ -133,6 +151,7 @@ def fill_cell(task: CellTask) -> CellResult:
         computed=frozenset(computed),
         damaged=frozenset(damaged),
         published=frozenset(published),
+        sums=fit.finish() if fit is not None else None,
     )
 
 
@@ -173,12 +192,13 @@ def remote_parts(
     store: EraCache | None,
     publisher: EraPublisher,
     compute: ComputeBackend,
+    sums: ExampleSums | None,
     *,
     step: int,
     scratch: Path,
 ) -> PartStream:
     """The build's eras, published, in date order: every cell computed and published as a
-    task on ``compute``.
+    task on ``compute``, its example sums added to ``sums`` (None: none wanted).
 
     ``step`` is the cells' grid in trading days (``block_days``). Without an era cache a
     temporary one under ``scratch`` carries the eras (and is removed afterwards): enough for
@@ -202,12 +222,15 @@ def remote_parts(
                 staged=tuple(staged[cell.lo // step : cell.hi // step + 1]),
                 window=days[cell.lo : cell.hi + 1],
                 dtypes=dtypes,
+                fit=sums is not None,
             )
             for cell in plan
         ]
         results = compute.map(fill_cell, tasks, name="era-cell")
         for task, result in zip(tasks, results, strict=True):
             yield from _read_back(prices, days, task, result)
+            if sums is not None and result.sums is not None:
+                sums.add(result.sums)
     finally:
         for key in list(store.store.keys(f"{STAGING}/{run}/")):
             store.store.delete(key)
@@ -240,6 +263,7 @@ def _read_back(
         if published is None:
             rest = CellPlan(eras=cell.eras[n:], lo=cell.lo, end=cell.end, hi=cell.hi)
             frame = cell_prices(prices, days, cell.lo, cell.end, cell.hi)
-            yield from cell_parts(frame, task.window, rest, shape, cache, publisher)
+            # (the task's sums stand: the same eras give the same bins)
+            yield from cell_parts(frame, task.window, rest, shape, cache, publisher, None)
             return
         yield i, published, how, int(bad)

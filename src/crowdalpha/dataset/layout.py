@@ -34,8 +34,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from crowdalpha.dataset.cache import source_digest
+from crowdalpha.dataset.example import ExampleSums, table_bins
 from crowdalpha.dataset.obfuscate import (
     Mix,
     ObfuscationMode,
@@ -45,7 +47,7 @@ from crowdalpha.dataset.obfuscate import (
     noisy_bins,
     quantile_bins,
 )
-from crowdalpha.dataset.parts import PartAssembler, encode_part
+from crowdalpha.dataset.parts import PartAssembler, encode_part, parquet_of
 from crowdalpha.errors import ConflictError, InvalidInputError
 
 __all__ = ["SPLITS", "EraPublisher", "EraRows", "PublishedEra", "RoundWriter", "Split"]
@@ -134,6 +136,11 @@ class EraPublisher:
         )
 
     @functools.cached_property
+    def published_names(self) -> tuple[str, ...]:
+        """The features' published names in file order (the ``all`` feature set's)."""
+        return tuple(self.opaque[self.feature_names[i]] for i in self._columns)
+
+    @functools.cached_property
     def schema(self) -> pa.Schema:
         """Every part's Arrow schema (with pandas' metadata: ``id`` is the index)."""
         columns: dict[str, object] = {
@@ -166,8 +173,11 @@ class EraPublisher:
         parts = (self.digest, values, split, label, live)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
-    def publish(self, split: Split, era: EraRows, label: str) -> PublishedEra:
-        """Obfuscate one era and encode its part."""
+    def publish(
+        self, split: Split, era: EraRows, label: str, sums: ExampleSums | None = None
+    ) -> PublishedEra:
+        """Obfuscate one era and encode its part; with ``sums`` (over
+        :attr:`published_names`), add the era's bins and main target to them."""
         if split not in SPLITS:
             raise InvalidInputError(f"split must be one of {SPLITS}, not {split!r}")
         n = len(era.tickers)
@@ -189,6 +199,9 @@ class EraPublisher:
             raw = noisy_bins(values, list(self.feature_names), self.vault, era.date, self.noise)
         else:
             raw = quantile_bins(values)
+        if sums is not None:
+            main = era.targets.get("target")
+            sums.add_era(raw[self._columns], np.full(n, np.nan) if main is None else main)
         bins = raw[:, order]
         arrays: dict[str, np.ndarray] = {
             "id": np.asarray(ids, dtype=object),
@@ -213,6 +226,12 @@ class EraPublisher:
         if split == "live":
             live = pd.DataFrame({"id": ids, "era": label, "date": era.date, "ticker": tickers})
         return PublishedEra(era.date, split, encode_part(table), live)
+
+    def add_part(self, sums: ExampleSums, part: bytes) -> None:
+        """Add an era published before (its part) to the example model's sums."""
+        names = list(self.published_names)
+        table = pq.read_table(pa.BufferReader(parquet_of(part)), columns=[*names, "target"])
+        sums.add_era(table_bins(table, names), table.column("target").to_numpy())
 
 
 class RoundWriter:
