@@ -11,10 +11,12 @@ Four workloads, each a subcommand (figures and commands in ``benchmarks/README.m
     peak RSS growth and the largest worker's peak RSS.
 ``build``
     A round's dataset from simulated prices, in one process and with its time cells on Dask
-    LocalClusters of each ``--workers`` count; checks the files are byte-identical.
+    LocalClusters of each ``--workers`` count (``--no-in-process``: the Dask rows only);
+    checks the files are byte-identical.
 ``incremental``
     The next day's build: the round of a day earlier fills an era cache, then the round with
-    one more day of prices is built from it (in one process, and with ``--workers``).
+    one more day of prices is built from it (in one process, and with ``--workers``);
+    ``--fill-workers`` fills the cache on a Dask LocalCluster instead of this process.
 ``download``
     ``--megabytes`` of a dataset file downloaded through the server (``crowdalpha serve``,
     a local folder) and through a presigned URL straight from an S3 endpoint (moto's server:
@@ -258,7 +260,8 @@ def incremental(args: argparse.Namespace) -> None:
     try:
         cache = root / "cache"
         vault = Vault(bytes(range(32)))
-        with CpuContention("fill"):
+        fill = dask_backend(args.fill_workers) if args.fill_workers else _in_process()
+        with fill as backend, CpuContention("fill"):
             filled = measure(
                 lambda: build_round(
                     yesterday,
@@ -268,10 +271,12 @@ def incremental(args: argparse.Namespace) -> None:
                     round_number=1,
                     config=config,
                     cache_dir=cache,
+                    compute=None if isinstance(backend, InProcess) else backend,
                 )
             )
+        where = f", {args.fill_workers} Dask workers" if args.fill_workers else ""
         table.append(
-            ["the day before, filling the cache", fmt_seconds(filled.best),
+            [f"the day before, filling the cache{where}", fmt_seconds(filled.best),
              str(len(filled.result.computed)), "", "", fmt_mib(filled.peak_growth), ""]
         )  # fmt: skip
         for n, (label, opener) in enumerate(backends(args.workers, args.in_process)):
@@ -495,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
             action="store_false",
             help="leave out the build in this process (the first row is then the reference)",
         )
+    p.add_argument(
+        "--fill-workers",
+        type=int,
+        default=0,
+        help="fill the cache on a Dask LocalCluster of this many workers (0: in this process)",
+    )
     p = commands.add_parser("download", help="presigned S3 vs through the server")
     p.add_argument("--megabytes", type=int, default=1000)
     p = commands.add_parser("s3-clients", help="obstore vs s3fs")

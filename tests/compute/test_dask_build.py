@@ -12,9 +12,10 @@ import pytest
 from distributed import Client, LocalCluster
 from tests.services import S3Endpoint
 
-from crowdalpha.compute import ComputeBackend
+from crowdalpha.compute import ComputeBackend, InProcess
 from crowdalpha.compute.dask import DaskBackend
 from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
+from crowdalpha.dataset.cache import CachedEra, EraCache
 from crowdalpha.dataset.cells import STAGING
 from crowdalpha.dataset.features import FeatureConfig
 from crowdalpha.dataset.obfuscate import Vault
@@ -111,6 +112,30 @@ def test_cells_on_the_cluster_write_the_bytes_of_one_process(
     assert report.reused == () and list(report.computed) == planned
     # the temporary cache that carried the eras is gone
     assert [p.name for p in (tmp_path / "operator").iterdir() if p.name.startswith(".")] == []
+
+
+class _TasksHere(InProcess):
+    """The tasks' path (staging, parts through a cache) run in this process."""
+
+    remote = True
+
+
+def test_a_build_without_cache_keeps_only_parts_and_the_live_era_in_its_temporary_one(
+    prices: pd.DataFrame, single: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary cache carries what the building process reads (every era's part, the
+    live era's values): the other eras' values are not written."""
+    saved: list[pd.Timestamp] = []
+    original = EraCache.save
+
+    def counted(self: EraCache, date: pd.Timestamp, key: str, era: CachedEra) -> None:
+        saved.append(date)
+        original(self, date, key, era)
+
+    monkeypatch.setattr(EraCache, "save", counted)
+    report = _build(prices, tmp_path, compute=_TasksHere())
+    _same_bytes(single, tmp_path)
+    assert saved == report.eras["live"] and len(report.computed) > 10
 
 
 def test_the_cache_the_tasks_fill_in_a_bucket_serves_the_next_build(

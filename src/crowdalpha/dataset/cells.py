@@ -79,6 +79,10 @@ class CellTask:
     dtypes: dict[str, str]
     #: Whether to add the cell's train eras to the example model's sums.
     fit: bool = True
+    #: Whether to keep the values of the eras it computes in the cache (a build's own
+    #: temporary cache keeps only the parts and the live era's values, which is all the
+    #: building process reads).
+    keep_values: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,11 +119,12 @@ def fill_cell(task: CellTask) -> CellResult:
     published: set[int] = set()
     engines = None
 
-    def compute(i: int, day: pd.Timestamp, bad: bool) -> CachedEra:
+    def compute(i: int, day: pd.Timestamp, bad: bool, keep: bool) -> CachedEra:
         nonlocal engines
         engines = engines or era_engines(frame, shape)
         era = compute_era(engines, day)
-        cache.save(day, keys[i], era)
+        if keep:
+            cache.save(day, keys[i], era)
         computed.add(i)
         if bad:
             damaged.add(i)
@@ -130,7 +135,7 @@ def fill_cell(task: CellTask) -> CellResult:
         if slot.split == "live":  # published by the building process, which keeps its ids
             found = cache.probe(day, keys[i])
             if found != "hit":
-                compute(i, day, found == "damaged")
+                compute(i, day, found == "damaged", True)
             continue
         if fit is not None and fit.pending(i):  # the sums need its bins: read the part
             part, _ = cache.load_part(day, slot.split, parts[i])
@@ -141,7 +146,7 @@ def fill_cell(task: CellTask) -> CellResult:
             continue
         era, bad = cache.load(day, keys[i], shape.n_features, shape.n_targets)
         if era is None:
-            era = compute(i, day, bad)
+            era = compute(i, day, bad, task.keep_values)
         part = publish_era(publisher, slot, era, fit).part
         cache.save_part(day, slot.split, parts[i], part)
         published.add(i)
@@ -201,8 +206,8 @@ def remote_parts(
     task on ``compute``, its example sums added to ``sums`` (None: none wanted).
 
     ``step`` is the cells' grid in trading days (``block_days``). Without an era cache a
-    temporary one under ``scratch`` carries the eras (and is removed afterwards): enough for
-    workers on this machine; workers on other machines need a cache they all reach
+    temporary one under ``scratch`` carries the parts and the live era (and is removed
+    afterwards): enough for workers on this machine; workers on other machines need a cache they all reach
     (``cache_dir`` a bucket or a shared folder).
     """
     temporary: Path | None = None
@@ -223,6 +228,7 @@ def remote_parts(
                 window=days[cell.lo : cell.hi + 1],
                 dtypes=dtypes,
                 fit=sums is not None,
+                keep_values=temporary is None,
             )
             for cell in plan
         ]
