@@ -223,6 +223,8 @@ def build_round(
     cfg = config or BuildConfig()
     if (Path(out_dir) / "features.json").exists():
         raise ConflictError(f"{out_dir} already holds a round dataset; choose another folder")
+    if not prices["date"].is_monotonic_increasing:  # cells are cut from a sorted frame
+        prices = prices.sort_values(["date", "ticker"], kind="stable", ignore_index=True)
     days = pd.DatetimeIndex(np.unique(prices["date"].to_numpy()))
     history, future = era_reach(cfg)
     splits = round_splits(prices, cfg)
@@ -559,13 +561,17 @@ def era_reach(config: BuildConfig) -> tuple[int, int]:
 def cell_prices(
     prices: pd.DataFrame, days: pd.DatetimeIndex, lo: int, end: int, hi: int
 ) -> pd.DataFrame:
-    """The prices of days ``lo … hi`` of the tickers that trade on days ``lo … end``.
+    """The prices of days ``lo … hi`` of the tickers that trade on days ``lo … end``, from
+    a frame sorted by date (as :func:`~crowdalpha.market.validate_prices` leaves it).
 
     Tickers that list after ``end`` (the cell's last day) concern none of its eras; leaving
     them out keeps the cell's computation — and so its eras' values — the same when later
     days bring new listings. Every day keeps at least one row, or nothing is left out.
     """
-    window = prices[(prices["date"] >= days[lo]) & (prices["date"] <= days[hi])]
+    dates = prices["date"].to_numpy()
+    first = int(np.searchsorted(dates, days[lo].to_datetime64(), side="left"))
+    last = int(np.searchsorted(dates, days[hi].to_datetime64(), side="right"))
+    window = prices.iloc[first:last]
     early = window["date"] <= days[end]
     keep = window["ticker"].isin(pd.unique(window.loc[early, "ticker"]))
     if not keep.all() and window.loc[keep, "date"].nunique() == hi - lo + 1:

@@ -48,6 +48,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -56,6 +57,7 @@ from typing import BinaryIO, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from crowdalpha.errors import NotFoundError
 from crowdalpha.storage import FileStore, LocalFileStore
@@ -132,24 +134,49 @@ def day_hashes(frame: pd.DataFrame, days: pd.DatetimeIndex) -> list[bytes]:
     """A digest of each day's price rows (every column, in order) of a sorted price frame.
 
     ``days`` are the frame's trading days in order; the frame is sorted by (date, ticker).
+    Text columns are digested as Arrow keeps them (the lengths, then the UTF-8 bytes, and
+    which rows are missing), without a Python string per row.
     """
     bounds = np.searchsorted(frame["date"].to_numpy(), days.to_numpy(), side="left")
     ends = [*bounds[1:].tolist(), len(frame)]
-    columns: list[tuple[str, np.ndarray]] = []
-    for name in frame.columns:
-        values = frame[name].to_numpy()
-        if values.dtype == object:
-            values = np.asarray(values.astype(str), dtype=np.str_)
-        columns.append((name, np.ascontiguousarray(values)))
+    columns = [(name.encode(), _day_bytes(frame[name])) for name in frame.columns]
     out: list[bytes] = []
     for start, end in zip(bounds.tolist(), ends, strict=True):
         h = hashlib.sha256()
-        for name, values in columns:
-            h.update(name.encode())
-            h.update(str(values.dtype).encode())
-            h.update(values[start:end].tobytes())
+        for name, pieces in columns:
+            h.update(name)
+            for piece in pieces(start, end):
+                h.update(piece)
         out.append(h.digest())
     return out
+
+
+def _day_bytes(column: pd.Series) -> Callable[[int, int], list[bytes | memoryview]]:
+    """The bytes of rows ``start … end - 1`` of a column, for :func:`day_hashes`."""
+    if not pd.api.types.is_string_dtype(column.dtype):
+        values = column.to_numpy()
+        if values.dtype == object:  # other objects: as their text
+            values = np.asarray(values.astype(str), dtype=np.str_)
+        kind = str(values.dtype).encode()
+        flat = np.ascontiguousarray(values)
+        return lambda start, end: [kind, flat[start:end].tobytes()]
+    text = pa.array(column, type=pa.large_string(), from_pandas=True)
+    if isinstance(text, pa.ChunkedArray):  # a column Arrow already holds
+        text = text.combine_chunks()
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset :]
+    data = memoryview(text.buffers()[2] or b"")
+    missing = np.asarray(text.is_null(), dtype=np.bool_)
+
+    def pieces(start: int, end: int) -> list[bytes | memoryview]:
+        span = offsets[start : end + 1]
+        return [
+            b"large_string",
+            np.diff(span).tobytes(),
+            data[span[0] : span[-1]] if len(span) > 1 else b"",
+            missing[start:end].tobytes(),
+        ]
+
+    return pieces
 
 
 def era_key(

@@ -207,8 +207,8 @@ def remote_parts(
 
     ``step`` is the cells' grid in trading days (``block_days``). Without an era cache a
     temporary one under ``scratch`` carries the parts and the live era (and is removed
-    afterwards): enough for workers on this machine; workers on other machines need a cache they all reach
-    (``cache_dir`` a bucket or a shared folder).
+    afterwards): enough for workers on this machine; workers on other machines need a
+    cache they all reach (``cache_dir`` a bucket or a shared folder).
     """
     temporary: Path | None = None
     if store is None:
