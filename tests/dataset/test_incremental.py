@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from crowdalpha.cli import app
 from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
+from crowdalpha.dataset.cache import day_hashes
 from crowdalpha.dataset.example import ExampleSums
 from crowdalpha.dataset.obfuscate import Vault
 from crowdalpha.market import MarketConfig, append_prices, simulate_market
@@ -320,3 +321,26 @@ def test_the_cli_builds_the_next_round_from_the_cache(tmp_path: Path) -> None:
     third = runner.invoke(app, [*args, "--out", str(tmp_path / "r3"), "--round", "3", "--no-cache"])
     assert third.exit_code == 0, third.output
     assert "reused" not in third.output
+
+
+def test_day_digests_read_text_the_same_however_pandas_holds_it() -> None:
+    """Text columns are digested from Arrow's buffers: the same digest for object, Python
+    and Arrow strings, and rows that concatenate alike still differ."""
+    days = pd.DatetimeIndex(["2024-01-02", "2024-01-03"])
+
+    def digests(tickers: list[str | None], dtype: str = "object") -> list[bytes]:
+        frame = pd.DataFrame(
+            {
+                "date": days[[0, 0, 1]],
+                "ticker": pd.Series(tickers, dtype=dtype),
+                "close": [1.0, 2.0, 3.0],
+            }
+        )
+        return day_hashes(frame, days)
+
+    base = digests(["AB", "C", "D"])
+    for dtype in ("string[python]", "string[pyarrow]"):
+        assert digests(["AB", "C", "D"], dtype) == base
+    assert digests(["A", "BC", "D"])[0] != base[0] and digests(["A", "BC", "D"])[1] == base[1]
+    assert digests(["AB", "C", ""])[1] != digests(["AB", "C", None])[1]
+    assert len(set(base)) == 2
