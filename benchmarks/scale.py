@@ -500,12 +500,13 @@ def main(argv: list[str] | None = None) -> int:
             action="store_false",
             help="leave out the build in this process (the first row is then the reference)",
         )
-    p.add_argument(
-        "--fill-workers",
-        type=int,
-        default=0,
-        help="fill the cache on a Dask LocalCluster of this many workers (0: in this process)",
-    )
+        if name == "incremental":
+            p.add_argument(
+                "--fill-workers",
+                type=int,
+                default=0,
+                help="fill the cache on a Dask LocalCluster of this many workers (0: here)",
+            )
     p = commands.add_parser("download", help="presigned S3 vs through the server")
     p.add_argument("--megabytes", type=int, default=1000)
     p = commands.add_parser("s3-clients", help="obstore vs s3fs")

@@ -344,3 +344,8 @@ def test_day_digests_read_text_the_same_however_pandas_holds_it() -> None:
     assert digests(["A", "BC", "D"])[0] != base[0] and digests(["A", "BC", "D"])[1] == base[1]
     assert digests(["AB", "C", ""])[1] != digests(["AB", "C", None])[1]
     assert len(set(base)) == 2
+    # an object column of other values is digested by its text, day by day
+    codes = pd.DataFrame({"date": days[[0, 0, 1]], "code": pd.Series([7, 8, 9], dtype=object)})
+    again = codes.assign(code=pd.Series([7, 8, 10], dtype=object))
+    assert day_hashes(codes, days)[0] == day_hashes(again, days)[0]
+    assert day_hashes(codes, days)[1] != day_hashes(again, days)[1]

@@ -71,6 +71,7 @@ __all__ = [
     "EraSlot",
     "build_round",
     "cell_keys",
+    "cell_part_keys",
     "cell_parts",
     "cell_prices",
     "compute_era",
@@ -468,11 +469,7 @@ def cell_parts(
     them, computed (and cached) when not, and published (and the part cached). The cell's
     example sums are added to ``sums`` (None: none wanted) once its eras are through."""
     keys = cell_keys(frame, window, cell, shape.future, store.settings) if store else {}
-    part_keys = {
-        slot.number: publisher.key(keys[slot.number], slot.split, slot.label)
-        for slot in cell.eras
-        if store is not None and slot.split != "live"
-    }
+    part_keys = cell_part_keys(publisher, cell, keys) if store else {}
     fit = CellFit(cell, publisher, store, part_keys) if sums is not None else None
     engines: Engines | None = None
     for slot in cell.eras:
@@ -514,6 +511,18 @@ def era_engines(frame: pd.DataFrame, shape: EraShape) -> Engines:
     """The feature and target engines over one cell's prices."""
     features = FeatureEngine(frame, shape.features)
     return features, TargetEngine(frame, shape.targets, features=features)
+
+
+def cell_part_keys(
+    publisher: EraPublisher, cell: CellPlan, keys: Mapping[int, str]
+) -> dict[int, str]:
+    """The cache key of each of a cell's eras' parts (every era but the live one, which
+    the building process publishes itself), from the keys of their values."""
+    return {
+        slot.number: publisher.key(keys[slot.number], slot.split, slot.label)
+        for slot in cell.eras
+        if slot.split != "live"
+    }
 
 
 def cell_keys(

@@ -153,13 +153,13 @@ def day_hashes(frame: pd.DataFrame, days: pd.DatetimeIndex) -> list[bytes]:
 
 def _day_bytes(column: pd.Series) -> Callable[[int, int], list[bytes | memoryview]]:
     """The bytes of rows ``start … end - 1`` of a column, for :func:`day_hashes`."""
-    if not pd.api.types.is_string_dtype(column.dtype):
+    if not pd.api.types.is_string_dtype(column):  # text by content, not by dtype alone
         values = column.to_numpy()
-        if values.dtype == object:  # other objects: as their text
-            values = np.asarray(values.astype(str), dtype=np.str_)
-        kind = str(values.dtype).encode()
-        flat = np.ascontiguousarray(values)
-        return lambda start, end: [kind, flat[start:end].tobytes()]
+        if values.dtype != object:
+            kind = str(values.dtype).encode()
+            flat = np.ascontiguousarray(values)
+            return lambda start, end: [kind, flat[start:end].tobytes()]
+        column = column.astype(str)  # other objects: as their text
     text = pa.array(column, type=pa.large_string(), from_pandas=True)
     if isinstance(text, pa.ChunkedArray):  # a column Arrow already holds
         text = text.combine_chunks()

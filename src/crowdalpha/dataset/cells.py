@@ -46,6 +46,7 @@ from crowdalpha.dataset.build import (
     PartStream,
     Source,
     cell_keys,
+    cell_part_keys,
     cell_parts,
     cell_prices,
     compute_era,
@@ -108,11 +109,7 @@ def fill_cell(task: CellTask) -> CellResult:
     frame = _window_prices(task)
     cell, cache, shape, publisher = task.cell, task.cache, task.shape, task.publisher
     keys = cell_keys(frame, task.window, cell, shape.future, cache.settings)
-    parts = {
-        slot.number: publisher.key(keys[slot.number], slot.split, slot.label)
-        for slot in cell.eras
-        if slot.split != "live"
-    }
+    parts = cell_part_keys(publisher, cell, keys)
     fit = CellFit(cell, publisher, cache, parts) if task.fit else None
     computed: set[int] = set()
     damaged: set[int] = set()

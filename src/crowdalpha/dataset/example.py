@@ -74,10 +74,8 @@ class ExampleModel:
 
 def _centred(table: pa.Table, names: Sequence[str]) -> npt.NDArray[np.float64]:
     """The named int8 bin columns as a float ``(rows, features)`` matrix, centred."""
-    if not names:
-        return np.zeros((table.num_rows, 0))
-    columns = [table.column(n).to_numpy(zero_copy_only=False) for n in names]
-    return np.column_stack(columns).astype(np.float64) - float(MISSING_BIN)
+    rows = np.ascontiguousarray(table_bins(table, names).T, dtype=np.float64)
+    return rows - float(MISSING_BIN)
 
 
 def _feature_set(public: Path, feature_set: str) -> list[str]:
