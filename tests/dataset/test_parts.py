@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crowdalpha.dataset import parts
 from crowdalpha.dataset.parts import PartAssembler, encode_part, parquet_of, part_rows
@@ -90,3 +92,26 @@ def test_a_parquet_file_whose_offsets_cannot_move_is_refused() -> None:
         parts._scan(sink.getvalue())
     with pytest.raises(InvalidInputError, match="PAR1"):
         parts._scan(b"not parquet at all")
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40))
+def test_the_offsets_varints_are_thrifts_zigzag_varints(values: list[int]) -> None:
+    """The vectorised encoder writes, value for value, what the one-value encoder writes."""
+    digits, sizes = parts._varints(np.array(values, dtype=np.int64))
+    assert digits.tobytes() == b"".join(parts._zigzag(v) for v in values)
+    assert sizes.tolist() == [len(parts._zigzag(v)) for v in values]
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2**20, 2**35, 2**55])
+def test_a_row_group_is_relocated_cut_by_cut(shift: int) -> None:
+    """Moving a group's offsets — far enough that their varints grow — splices each cut as
+    a plain loop over the cuts does."""
+    part = encode_part(_table(7, 120, np.random.default_rng(3), columns=30))
+    ((group, cuts),) = parts._footer(part).groups
+    pieces, last = [], 0
+    for lo, hi, value, kind in cuts.tolist():
+        pieces += [group[last:lo], parts._zigzag(9 if kind == parts._ORDINAL else value + shift)]
+        last = hi
+    expected = b"".join([*pieces, group[last:]])
+    assert parts._relocated(group, cuts, shift, 9) == expected
+    assert len(expected) > len(group) or shift < 2**20

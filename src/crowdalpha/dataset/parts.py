@@ -281,8 +281,8 @@ class _Footer:
     between: bytes
     tail: bytes
     rows: int
-    #: Each row group's bytes and its cuts.
-    groups: list[tuple[bytes, list[Cut]]]
+    #: Each row group's bytes and its cuts, one row (start, end, value, kind) per cut.
+    groups: list[tuple[bytes, np.ndarray]]
     #: The Parquet file, and where its column chunks end.
     parquet: memoryview
     body_end: int
@@ -331,16 +331,15 @@ def _footer(part: bytes) -> _Footer:
     view = memoryview(part)
     try:
         size = int.from_bytes(view[:8], "little")
-        index = np.frombuffer(view[8 : 8 + size], dtype="<i8").tolist()
+        index = np.frombuffer(view[8 : 8 + size], dtype="<i8")
         parquet = view[8 + size :]
-        start, rows, rows_lo, rows_hi, groups_lo, groups_hi, count = index[:7]
+        start, rows, rows_lo, rows_hi, groups_lo, groups_hi, count = index[:7].tolist()
         data = bytes(parquet[start:-8])
-        groups: list[tuple[bytes, list[Cut]]] = []
+        groups: list[tuple[bytes, np.ndarray]] = []
         at = 7
         for _ in range(count):
-            lo, hi, n = index[at : at + 3]
-            flat = index[at + 3 : at + 3 + 4 * n]
-            cuts = [(flat[k], flat[k + 1], flat[k + 2], flat[k + 3]) for k in range(0, 4 * n, 4)]
+            lo, hi, n = index[at : at + 3].tolist()
+            cuts = index[at + 3 : at + 3 + 4 * n].reshape(n, 4)
             groups.append((data[lo:hi], cuts))
             at += 3 + 4 * n
     except (ValueError, TypeError) as exc:
@@ -368,15 +367,49 @@ def parquet_of(part: bytes) -> bytes:
     return bytes(_footer(part).parquet)
 
 
-def _relocated(group: bytes, cuts: list[Cut], shift: int, ordinal: int) -> bytes:
-    pieces: list[bytes] = []
-    last = 0
-    for lo, hi, value, kind in cuts:
-        pieces.append(group[last:lo])
-        pieces.append(_zigzag(ordinal if kind == _ORDINAL else value + shift))
-        last = hi
-    pieces.append(group[last:])
-    return b"".join(pieces)
+def _varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zigzag varints of int64 ``values`` (what :func:`_zigzag` writes for each): their
+    bytes one after the other, and how many each takes."""
+    zigzag = ((values << 1) ^ (values >> 63)).view(np.uint64)
+    sizes = np.ones(len(zigzag), dtype=np.int64)
+    rest = zigzag >> np.uint64(7)
+    while rest.any():  # at most nine more bytes
+        sizes += rest != 0
+        rest >>= np.uint64(7)
+    place = np.arange(10)
+    digits = (zigzag[:, None] >> (place * 7).astype(np.uint64)) & np.uint64(0x7F)
+    digits |= np.where(place < sizes[:, None] - 1, np.uint64(0x80), np.uint64(0))
+    return digits[place < sizes[:, None]].astype(np.uint8), sizes
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every index of the ranges ``[start, start + length)``, one range after the other."""
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if len(ends) else 0
+    ranges: np.ndarray = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+    return ranges
+
+
+def _relocated(group: bytes, cuts: np.ndarray, shift: int, ordinal: int) -> bytes:
+    """A row group's bytes with its offsets moved by ``shift`` and its ordinal set: each
+    cut's integer written anew (its length may change), the bytes between cuts kept."""
+    if not len(cuts):
+        return group
+    lo, hi, value, kind = cuts.T
+    digits, sizes = _varints(np.where(kind == _ORDINAL, ordinal, value + shift))
+    width = hi - lo
+    source = np.frombuffer(group, dtype=np.uint8)
+    kept = np.ones(len(source), dtype=bool)
+    kept[_ranges(lo, width)] = False
+    # Each new integer starts where its cut did, moved by the cuts' change in length before it.
+    starts = lo - (np.cumsum(width) - width) + (np.cumsum(sizes) - sizes)
+    out = np.empty(len(source) - int(width.sum()) + int(sizes.sum()), dtype=np.uint8)
+    written = _ranges(starts, sizes)
+    between = np.ones(len(out), dtype=bool)
+    between[written] = False
+    out[written] = digits
+    out[between] = source[kept]
+    return out.tobytes()
 
 
 def _list_header(size: int, element: int) -> bytes:
