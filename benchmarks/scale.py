@@ -258,7 +258,7 @@ def incremental(args: argparse.Namespace) -> None:
     table = []
     first: dict[str, bytes] | None = None
     try:
-        cache = root / "cache"
+        cache = Path(args.cache) if args.cache else root / "cache"
         vault = Vault(bytes(range(32)))
         fill = dask_backend(args.fill_workers) if args.fill_workers else _in_process()
         with fill as backend, CpuContention("fill"):
@@ -506,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
                 type=int,
                 default=0,
                 help="fill the cache on a Dask LocalCluster of this many workers (0: here)",
+            )
+            p.add_argument(
+                "--cache",
+                help="keep the era cache in this folder (kept afterwards; a filled one makes "
+                "the day before's build quick, for profiling the next day's)",
             )
     p = commands.add_parser("download", help="presigned S3 vs through the server")
     p.add_argument("--megabytes", type=int, default=1000)
