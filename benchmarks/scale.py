@@ -281,16 +281,20 @@ def incremental(args: argparse.Namespace) -> None:
         )  # fmt: skip
         for n, (label, opener) in enumerate(backends(args.workers, args.in_process)):
             out = root / f"t{n}"
+            # Every row starts from the cache as the day before left it (each adds the new
+            # eras to its own copy); files are replaced, never changed, so links will do.
+            day = root / f"cache-t{n}"
+            shutil.copytree(cache, day, copy_function=os.link)
             with opener() as backend, CpuContention(label):
                 done = measure(
-                    lambda backend=backend, out=out: build_round(
+                    lambda backend=backend, out=out, day=day: build_round(
                         prices,
                         out_dir=out / "public",
                         operator_dir=out / "operator",
                         vault=vault,
                         round_number=2,
                         config=config,
-                        cache_dir=cache,
+                        cache_dir=day,
                         compute=None if isinstance(backend, InProcess) else backend,
                     )
                 )
@@ -303,6 +307,7 @@ def incremental(args: argparse.Namespace) -> None:
                  fmt_mib(done.peak_growth), "yes" if files == first else "NO"]
             )  # fmt: skip
             shutil.rmtree(out)
+            shutil.rmtree(day)
         print(f"\n{args.stocks:,} stocks × {args.days:,} days, {args.features} features")
         headers = ["", "seconds", "computed", "reused", "of them copied", "peak RSS growth MiB",
                    "same bytes"]  # fmt: skip
@@ -509,8 +514,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             p.add_argument(
                 "--cache",
-                help="keep the era cache in this folder (kept afterwards; a filled one makes "
-                "the day before's build quick, for profiling the next day's)",
+                help="keep the day before's era cache in this folder (kept afterwards, as "
+                "filled; a filled one makes the day before's build quick)",
             )
     p = commands.add_parser("download", help="presigned S3 vs through the server")
     p.add_argument("--megabytes", type=int, default=1000)
