@@ -4,8 +4,9 @@ S3 bucket — serves a later build anywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pytest
@@ -21,8 +22,10 @@ from crowdalpha.dataset.features import FeatureConfig
 from crowdalpha.dataset.obfuscate import Vault
 from crowdalpha.dataset.targets import TargetConfig
 from crowdalpha.market import MarketConfig, simulate_market
-from crowdalpha.storage import FileStore
+from crowdalpha.storage import FileStore, LocalFileStore
 
+T = TypeVar("T")
+R = TypeVar("R")
 VAULT = Vault(bytes(range(32)))
 # Short windows and few features: six cells of 60 days in a 320-day history, built in seconds.
 CONFIG = BuildConfig(
@@ -136,6 +139,36 @@ def test_a_build_without_cache_keeps_only_parts_and_the_live_era_in_its_temporar
     report = _build(prices, tmp_path, compute=_TasksHere())
     _same_bytes(single, tmp_path)
     assert saved == report.eras["live"] and len(report.computed) > 10
+
+
+class _Watching(_TasksHere):
+    """Notes, as each task is handed out, which of the build's staged price files exist."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+        self.handed: list[tuple[int, bool]] = []
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, name: str = "task") -> Iterator[R]:
+        for item in items:
+            staged = set(self.store.keys(STAGING))
+            needed = getattr(item, "staged")  # noqa: B009 - a CellTask, typed T here
+            self.handed.append((len(staged), set(needed) <= staged))
+            yield fn(item)
+
+
+def test_the_first_cells_are_handed_out_before_every_price_is_staged(
+    prices: pd.DataFrame, single: Path, tmp_path: Path
+) -> None:
+    """Staging the prices for the tasks goes on while the first cells run: each cell is
+    handed out once the files it reads exist — and no sooner."""
+    store = LocalFileStore(tmp_path / "cache")
+    watching = _Watching(store)
+    _build(prices, tmp_path / "round", compute=watching, cache=store)
+    _same_bytes(single, tmp_path / "round")
+    counts = [count for count, _ in watching.handed]
+    assert all(ready for _, ready in watching.handed) and len(counts) == 6
+    assert counts[0] < counts[-1] and counts == sorted(counts)
+    assert not list(store.keys(STAGING))  # and removed afterwards
 
 
 def test_the_cache_the_tasks_fill_in_a_bucket_serves_the_next_build(

@@ -51,9 +51,10 @@ class ComputeBackend(ABC):
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, name: str = "task") -> Iterator[R]:
         """``fn(item)`` for every item, yielded in the items' order as they finish.
 
-        All items are handed out at once; a task that raises ends the iteration with its
-        error (the tasks not yet finished are cancelled). ``name`` labels the tasks on the
-        cluster's dashboard.
+        All items are handed out at once, each as soon as ``items`` yields it (a generator
+        that prepares them lets the first tasks start while it prepares the rest); a task
+        that raises ends the iteration with its error (the tasks not yet finished are
+        cancelled). ``name`` labels the tasks on the cluster's dashboard.
         """
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release

@@ -29,11 +29,14 @@ one cell's.
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -170,20 +173,19 @@ def _window_prices(task: CellTask) -> pd.DataFrame:
 
 def _stage(
     prices: pd.DataFrame, days: pd.DatetimeIndex, step: int, store: FileStore, run: str
-) -> list[str]:
-    """Write the prices in files of ``step`` trading days each; their keys in date order."""
+) -> Iterator[str]:
+    """Write the prices (sorted by date) in files of ``step`` trading days each, one file
+    each time the next key is asked for; their keys in date order."""
     dates = prices["date"].to_numpy()
-    keys: list[str] = []
     for start in range(0, len(days), step):
         stop = min(start + step, len(days))
-        first, last = days[start].to_datetime64(), days[stop - 1].to_datetime64()
-        chunk = prices[(dates >= first) & (dates <= last)]
+        first = int(np.searchsorted(dates, days[start].to_datetime64(), side="left"))
+        last = int(np.searchsorted(dates, days[stop - 1].to_datetime64(), side="right"))
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(chunk, preserve_index=False), buffer)
+        pq.write_table(pa.Table.from_pandas(prices.iloc[first:last], preserve_index=False), buffer)
         key = f"{STAGING}/{run}/prices-{start // step:05d}.parquet"
         store.put(key, buffer.getvalue())
-        keys.append(key)
-    return keys
+        yield key
 
 
 def remote_parts(
@@ -213,24 +215,34 @@ def remote_parts(
         store = EraCache(temporary, f"scratch-{uuid.uuid4().hex}")
     run = uuid.uuid4().hex[:16]
     try:
-        staged = _stage(prices, days, step, store.store, run)
+        pieces = _stage(prices, days, step, store.store, run)
+        staged: list[str] = []
         dtypes = {str(name): str(dtype) for name, dtype in prices.dtypes.items()}
-        tasks = [
-            CellTask(
-                cell=cell,
-                shape=shape,
-                cache=store,
-                publisher=publisher,
-                staged=tuple(staged[cell.lo // step : cell.hi // step + 1]),
-                window=days[cell.lo : cell.hi + 1],
-                dtypes=dtypes,
-                fit=sums is not None,
-                keep_values=temporary is None,
-            )
-            for cell in plan
-        ]
-        results = compute.map(fill_cell, tasks, name="era-cell")
-        for task, result in zip(tasks, results, strict=True):
+        tasks: list[CellTask] = []
+
+        def handed_out() -> Iterator[CellTask]:
+            # Each cell is handed out once the prices it reads are staged, so the first
+            # cells run while the later ones' prices are still being written.
+            for cell in plan:
+                staged.extend(itertools.islice(pieces, max(0, cell.hi // step + 1 - len(staged))))
+                task = CellTask(
+                    cell=cell,
+                    shape=shape,
+                    cache=store,
+                    publisher=publisher,
+                    staged=tuple(staged[cell.lo // step : cell.hi // step + 1]),
+                    window=days[cell.lo : cell.hi + 1],
+                    dtypes=dtypes,
+                    fit=sums is not None,
+                    keep_values=temporary is None,
+                )
+                tasks.append(task)
+                yield task
+
+        # (results first: a backend may ask for the next task only when it needs it)
+        for result, task in zip(
+            compute.map(fill_cell, handed_out(), name="era-cell"), tasks, strict=True
+        ):
             yield from _read_back(prices, days, task, result)
             if sums is not None and result.sums is not None:
                 sums.add(result.sums)
