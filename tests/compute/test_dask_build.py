@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import pandas as pd
 import pytest
@@ -17,7 +17,7 @@ from crowdalpha.compute import ComputeBackend, InProcess
 from crowdalpha.compute.dask import DaskBackend
 from crowdalpha.dataset.build import BuildConfig, BuildReport, build_round
 from crowdalpha.dataset.cache import CachedEra, EraCache
-from crowdalpha.dataset.cells import STAGING
+from crowdalpha.dataset.cells import STAGING, CellTask
 from crowdalpha.dataset.features import FeatureConfig
 from crowdalpha.dataset.obfuscate import Vault
 from crowdalpha.dataset.targets import TargetConfig
@@ -151,8 +151,8 @@ class _Watching(_TasksHere):
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, name: str = "task") -> Iterator[R]:
         for item in items:
             staged = set(self.store.keys(STAGING))
-            needed = getattr(item, "staged")  # noqa: B009 - a CellTask, typed T here
-            self.handed.append((len(staged), set(needed) <= staged))
+            needed = set(cast(CellTask, item).staged)
+            self.handed.append((len(staged), needed <= staged))
             yield fn(item)
 
 

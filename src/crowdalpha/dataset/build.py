@@ -567,6 +567,14 @@ def era_reach(config: BuildConfig) -> tuple[int, int]:
     return history, future
 
 
+def day_rows(prices: pd.DataFrame, days: pd.DatetimeIndex, lo: int, hi: int) -> pd.DataFrame:
+    """The rows of days ``lo … hi`` (positions in ``days``) of a frame sorted by date."""
+    dates = prices["date"].to_numpy()
+    first = int(np.searchsorted(dates, days[lo].to_datetime64(), side="left"))
+    last = int(np.searchsorted(dates, days[hi].to_datetime64(), side="right"))
+    return prices.iloc[first:last]
+
+
 def cell_prices(
     prices: pd.DataFrame, days: pd.DatetimeIndex, lo: int, end: int, hi: int
 ) -> pd.DataFrame:
@@ -577,10 +585,7 @@ def cell_prices(
     them out keeps the cell's computation — and so its eras' values — the same when later
     days bring new listings. Every day keeps at least one row, or nothing is left out.
     """
-    dates = prices["date"].to_numpy()
-    first = int(np.searchsorted(dates, days[lo].to_datetime64(), side="left"))
-    last = int(np.searchsorted(dates, days[hi].to_datetime64(), side="right"))
-    window = prices.iloc[first:last]
+    window = day_rows(prices, days, lo, hi)
     early = window["date"] <= days[end]
     keep = window["ticker"].isin(pd.unique(window.loc[early, "ticker"]))
     if not keep.all() and window.loc[keep, "date"].nunique() == hi - lo + 1:

@@ -36,7 +36,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,6 +52,7 @@ from crowdalpha.dataset.build import (
     cell_parts,
     cell_prices,
     compute_era,
+    day_rows,
     era_engines,
     publish_era,
 )
@@ -176,13 +176,10 @@ def _stage(
 ) -> Iterator[str]:
     """Write the prices (sorted by date) in files of ``step`` trading days each, one file
     each time the next key is asked for; their keys in date order."""
-    dates = prices["date"].to_numpy()
     for start in range(0, len(days), step):
-        stop = min(start + step, len(days))
-        first = int(np.searchsorted(dates, days[start].to_datetime64(), side="left"))
-        last = int(np.searchsorted(dates, days[stop - 1].to_datetime64(), side="right"))
+        chunk = day_rows(prices, days, start, min(start + step, len(days)) - 1)
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(prices.iloc[first:last], preserve_index=False), buffer)
+        pq.write_table(pa.Table.from_pandas(chunk, preserve_index=False), buffer)
         key = f"{STAGING}/{run}/prices-{start // step:05d}.parquet"
         store.put(key, buffer.getvalue())
         yield key
