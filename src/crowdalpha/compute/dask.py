@@ -6,25 +6,50 @@ storage settings (a task reads and writes the file store itself). A worker that 
 running a task — killed, out of memory, its machine gone — costs only time: the scheduler
 runs the task again on another worker (up to ``distributed.scheduler.allowed-failures``
 times, 3 by default, after which the map fails with a :class:`ServiceUnavailableError`).
+
+The workers should run with the Dask settings of ``dask.yaml`` beside this module
+(:data:`WORKER_CONFIG`): :func:`local_cluster` applies them, and an operator's cluster
+reads them from Dask's configuration folder on each worker machine (``docs/scaling.md``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Self, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Self, TypeVar
 
+import dask.config
 from distributed import Client, Future, LocalCluster
 from distributed.scheduler import KilledWorker
 
 from crowdalpha.compute.backend import ComputeBackend
 from crowdalpha.errors import ServiceUnavailableError
 
-__all__ = ["DaskBackend", "local_cluster"]
+__all__ = ["WORKER_CONFIG", "DaskBackend", "local_cluster", "worker_config"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Dask settings for the workers that run crowdalpha's tasks (the file explains each).
+WORKER_CONFIG = Path(__file__).with_name("dask.yaml")
+
+
+def worker_config() -> dict[str, Any]:
+    """The settings of :data:`WORKER_CONFIG`, as dotted keys for :func:`dask.config.set`."""
+    return _dotted(dask.config.collect(paths=[str(WORKER_CONFIG)], env={}))
+
+
+def _dotted(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    # (dask.config.set replaces a whole section given as a nested mapping)
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def local_cluster(workers: int) -> LocalCluster:
@@ -34,15 +59,17 @@ def local_cluster(workers: int) -> LocalCluster:
     is the system's choice: with ``dashboard_address=None`` alone, the scheduler still starts
     its HTTP endpoint on port 8787 of every interface and only warns (an error under the
     suite's warning filter) when another cluster on the machine already holds that port.
+    The workers start with :func:`worker_config`'s settings.
     """
-    return LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-    )
+    with dask.config.set(worker_config()):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
 
 
 class DaskBackend(ComputeBackend):

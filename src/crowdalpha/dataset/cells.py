@@ -4,8 +4,11 @@
 nothing but their own window of prices; here each cell is a task. The data travel through
 the file store of the era cache, which every worker reaches:
 
-1. the prices are staged there once, in Parquet files of ``block_days`` trading days each
-   (the cells' grid), so a task reads only the few that cover its window;
+1. the prices are staged there once, in files of ``block_days`` trading days each (the
+   cells' grid), so a task reads only the few that cover its window. They live only as
+   long as the build, so they are Arrow IPC files with LZ4-compressed buffers, not
+   Parquet: as small, but about three times faster to write here (which the workers wait
+   for) and twice as fast to read back;
 2. each task rebuilds its cell's price frame from them — the same frame, row for row, as
    :func:`~crowdalpha.dataset.build.cell_prices` cuts from the whole — computes the eras the
    cache lacks with the same code as a build in one process and saves them to the cache,
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.feather as feather
 
 from crowdalpha.compute import ComputeBackend
 from crowdalpha.dataset.build import (
@@ -163,7 +166,7 @@ def fill_cell(task: CellTask) -> CellResult:
 def _window_prices(task: CellTask) -> pd.DataFrame:
     """The cell's prices, as :func:`cell_prices` cuts them from the whole frame."""
     store = task.cache.store
-    tables = [pq.read_table(io.BytesIO(store.get(key))) for key in task.staged]
+    tables = [feather.read_table(io.BytesIO(store.get(key))) for key in task.staged]
     frame = pa.concat_tables(tables).to_pandas()
     frame = frame.astype(task.dtypes)
     window = task.window
@@ -179,8 +182,9 @@ def _stage(
     for start in range(0, len(days), step):
         chunk = day_rows(prices, days, start, min(start + step, len(days)) - 1)
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(chunk, preserve_index=False), buffer)
-        key = f"{STAGING}/{run}/prices-{start // step:05d}.parquet"
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+        feather.write_feather(table, buffer, compression="lz4")
+        key = f"{STAGING}/{run}/prices-{start // step:05d}.arrow"
         store.put(key, buffer.getvalue())
         yield key
 
