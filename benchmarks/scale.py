@@ -12,7 +12,8 @@ Four workloads, each a subcommand (figures and commands in ``benchmarks/README.m
 ``build``
     A round's dataset from simulated prices, in one process and with its time cells on Dask
     LocalClusters of each ``--workers`` count (``--no-in-process``: the Dask rows only);
-    checks the files are byte-identical.
+    checks the files are byte-identical. ``--malloc-trim N`` starts the workers with Dask's
+    own ``MALLOC_TRIM_THRESHOLD_`` (65536), which crowdalpha's worker settings unset.
 ``incremental``
     The next day's build: the round of a day earlier fills an era cache, then the round with
     one more day of prices is built from it (in one process, and with ``--workers``);
@@ -505,6 +506,12 @@ def main(argv: list[str] | None = None) -> int:
             action="store_false",
             help="leave out the build in this process (the first row is then the reference)",
         )
+        p.add_argument(
+            "--malloc-trim",
+            type=int,
+            help="start the Dask workers with MALLOC_TRIM_THRESHOLD_ set to this (Dask's own "
+            "default is 65536; crowdalpha's worker settings leave it unset), to compare",
+        )
         if name == "incremental":
             p.add_argument(
                 "--fill-workers",
@@ -523,6 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--small", type=int, default=300, help="small objects (300)")
     args = parser.parse_args(argv)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; memory: {peak_method()}")
+    if getattr(args, "malloc_trim", None) is not None:
+        # Workers inherit this process's environment; this process's allocator has read
+        # its settings already and keeps them.
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = str(args.malloc_trim)
+        print(f"Dask workers start with MALLOC_TRIM_THRESHOLD_={args.malloc_trim}")
     {
         "resolve": resolve,
         "build": build,
