@@ -11,8 +11,6 @@ container) the growth of ``ru_maxrss`` is reported instead; that is only a lower
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import os
 import resource
@@ -21,6 +19,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from crowdalpha.compute.memory import release_memory as release_free_pages
 
 T = TypeVar("T")
 
@@ -60,27 +60,11 @@ def current_rss() -> int:
     return 0 if kib is None else kib * 1024
 
 
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        trim: Callable[[int], int] = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _load_malloc_trim()
-
-
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc), so that one phase's
     leftovers do not hide the next phase's growth."""
     gc.collect()
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    release_free_pages()
 
 
 def peak_method() -> str:

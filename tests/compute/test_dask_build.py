@@ -4,6 +4,8 @@ S3 bucket — serves a later build anywhere."""
 
 from __future__ import annotations
 
+import pickle
+import tracemalloc
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar, cast
@@ -200,3 +202,53 @@ def test_the_cache_the_tasks_fill_in_a_bucket_serves_the_next_build(
     assert [f"{d:%Y-%m-%d}" for d in third.computed] == [day]
     assert third.damaged == 1 and len(third.copied) == len(first.computed) - 2
     _same_bytes(single, tmp_path / "c")
+
+
+class _Weighing(_TasksHere):
+    """Runs each task here as a worker would (from its pickled copy) and notes what it
+    holds: the pickled task, the staged price bytes it reads and its traced peak
+    (numpy's buffers and Python's objects)."""
+
+    def __init__(self) -> None:
+        self.weights: list[tuple[int, int, int, int]] = []
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, name: str = "task") -> Iterator[R]:
+        for item in items:
+            task = cast(CellTask, item)
+            pickled = pickle.dumps(task)
+            staged = sum(len(task.cache.store.get(key)) for key in task.staged)
+            copy = pickle.loads(pickled)
+            tracemalloc.start()
+            try:
+                result = fn(copy)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            self.weights.append((task.cell.hi - task.cell.lo, len(pickled), staged, peak))
+            yield result
+
+
+def test_a_cell_task_holds_one_cell_whatever_the_length_of_the_history(
+    tmp_path: Path,
+) -> None:
+    """A worker's memory is bounded by the cell, not by the dataset: a task carries no
+    prices and reads only the staged files that cover its window, so the cells of a history
+    twice as long weigh what the shorter history's weigh."""
+    market = MarketConfig(n_stocks=80, n_days=640, seed=7)
+    long = simulate_market(market).prices
+    days = long["date"].drop_duplicates()
+    short = long[long["date"] <= days.iloc[319]].reset_index(drop=True)
+    weights: list[list[tuple[int, int, int, int]]] = []
+    for n, frame in enumerate((short, long)):
+        weighing = _Weighing()
+        _build(frame, tmp_path / str(n), compute=weighing)
+        # the cells with a whole window (the first has less history, the last less future)
+        span = max(w[0] for w in weighing.weights)
+        full = [w for w in weighing.weights[1:] if w[0] == span]
+        assert len(full) >= 3 * n + 2, weighing.weights
+        weights.append(full)
+    for what in (1, 2, 3):  # the pickled task, the staged bytes read, the traced peak
+        shorter = max(w[what] for w in weights[0])
+        longer = max(w[what] for w in weights[1])
+        # (a task that read every staged file would weigh about twice as much)
+        assert longer < 1.25 * shorter, (what, weights)

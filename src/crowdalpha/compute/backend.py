@@ -14,7 +14,9 @@ items' order. Where they run is the operator's choice, not the caller's:
 
 A task must be a module-level function (it travels by name) whose item and result pickle;
 it must be safe to run twice (a task that was running on a worker that died runs again), so
-tasks write their outputs atomically under keys that depend only on their inputs.
+tasks write their outputs atomically under keys that depend only on their inputs. Worker
+processes hand the memory a task freed back to the system when it ends
+(:mod:`crowdalpha.compute.memory`), so what a worker holds is one task's at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Self, TypeVar
 
+from crowdalpha.compute.memory import run_task
 from crowdalpha.errors import InvalidParameterError, ServiceUnavailableError
 
 __all__ = ["ComputeBackend", "InProcess", "LocalPool", "open_backend"]
@@ -111,7 +114,7 @@ class LocalPool(ComputeBackend):
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, name: str = "task") -> Iterator[R]:
         futures: list[Future[R]] = []
         try:
-            futures = [self._pool.submit(fn, item) for item in items]
+            futures = [self._pool.submit(run_task, fn, item) for item in items]
             for future in futures:
                 yield future.result()
         except BrokenProcessPool as exc:

@@ -25,6 +25,7 @@ from distributed import Client, Future, LocalCluster
 from distributed.scheduler import KilledWorker
 
 from crowdalpha.compute.backend import ComputeBackend
+from crowdalpha.compute.memory import run_task
 from crowdalpha.errors import ServiceUnavailableError
 
 __all__ = ["WORKER_CONFIG", "DaskBackend", "local_cluster", "worker_config"]
@@ -104,7 +105,7 @@ class DaskBackend(ComputeBackend):
             # pure=False and unique keys: a task runs once per call, never served from a
             # result an earlier call left on the cluster
             futures = [
-                self.client.submit(fn, item, key=f"{name}-{run}-{i}", pure=False)
+                self.client.submit(run_task, fn, item, key=f"{name}-{run}-{i}", pure=False)
                 for i, item in enumerate(items)
             ]
             for future in futures:

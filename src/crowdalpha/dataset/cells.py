@@ -25,8 +25,13 @@ the cells' sums and solving the example model's few-thousand-unknown system. The
 carry the :class:`~crowdalpha.dataset.obfuscate.Vault` (the ids are keyed): run them on
 workers you would trust with the key, over TLS (``tls://`` scheduler addresses) when they
 are on other machines. A task only writes cache files under keys computed from its inputs,
-so one that runs twice (its worker died) writes the same files again. Memory per worker is
-one cell's.
+so one that runs twice (its worker died) writes the same files again.
+
+Memory per worker is one cell's, whatever the length of the whole history: a task carries
+no prices and reads only the staged files that cover its window (the cell's days with the
+history its features look back on and the future its targets look ahead to), so a
+worker holds that window and the engines over it (``tests/compute/test_dask_build.py``;
+the figures per cell size are in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
