@@ -6,7 +6,7 @@ crowdalpha's worker settings leave in place (``docs/scaling.md``) — serves arr
 32 MiB from its heaps once a larger one has been freed, and keeps what is freed there for
 later. So a worker would keep most of a task's memory after it, and the next task, whose
 arrays do not all fit the holes, would add to it: at 5,000 stocks a Dask worker held 1.8 GiB
-between cells of 125 days and peaked at 2.4–2.5 GiB, against 1.7–1.9 GiB for the cells
+between cells of 125 days and peaked at 2.3–2.5 GiB, against 1.7–1.9 GiB for the cells
 themselves. :func:`release_memory` after each task (what :func:`run_task` does) hands the
 free pages back — 10–30 ms after such a cell — so a worker's peak is one task's.
 """
