@@ -39,7 +39,7 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
-def _reset_peak_rss() -> bool:
+def reset_peak_rss() -> bool:
     """Reset VmHWM to the current RSS; False where the kernel does not let us."""
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
@@ -60,6 +60,21 @@ def current_rss() -> int:
     return 0 if kib is None else kib * 1024
 
 
+def peak_rss() -> int:
+    """The process's own peak RSS in bytes since it started or :func:`reset_peak_rss`
+    (``VmHWM``; 0 where unknown).
+
+    For another process's peak (a Dask worker's, through ``client.run``) this, not
+    ``ru_maxrss``: a process started by fork and exec (``multiprocessing``'s spawn, as Dask's
+    nannies start workers) keeps in ``ru_maxrss`` the peak of the process it was forked from
+    — Linux folds the old address space's high-water mark into it at exec — so a worker
+    spawned by a process that holds 3 GiB of prices reports 3 GiB before it has done
+    anything. ``VmHWM`` belongs to the address space, new at exec.
+    """
+    kib = _status_kib("VmHWM")
+    return 0 if kib is None else kib * 1024
+
+
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc), so that one phase's
     leftovers do not hide the next phase's growth."""
@@ -69,7 +84,7 @@ def release_memory() -> None:
 
 def peak_method() -> str:
     """How peak memory is measured on this machine, for the report."""
-    if _reset_peak_rss():
+    if reset_peak_rss():
         return "peak RSS growth over each phase (VmHWM reset through /proc/self/clear_refs)"
     return "growth of ru_maxrss over each phase (a LOWER BOUND: clear_refs is unavailable)"
 
@@ -97,7 +112,7 @@ def measure(fn: Callable[[], T], repeats: int = 1) -> Measurement[T]:
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
     release_memory()
-    exact = _reset_peak_rss()
+    exact = reset_peak_rss()
     rss_before = current_rss()
     maxrss_before = _ru_maxrss_bytes()
     start = time.perf_counter()

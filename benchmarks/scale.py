@@ -52,7 +52,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from _common import CpuContention, fmt_mib, fmt_seconds, format_table, measure, peak_method
+from _common import (
+    CpuContention,
+    fmt_mib,
+    fmt_seconds,
+    format_table,
+    measure,
+    peak_method,
+    peak_rss,
+    reset_peak_rss,
+)
 from crowdalpha.compute import ComputeBackend, InProcess
 from crowdalpha.dataset.build import BuildConfig, build_round
 from crowdalpha.dataset.features import FeatureConfig
@@ -85,42 +94,20 @@ def dask_backend(workers: int) -> Iterator[Any]:
         cluster.close()
 
 
-def _own_peak_rss() -> int:
-    """This process's own peak RSS in bytes: ``VmHWM`` of /proc/self/status (0 where absent).
-
-    Not ``ru_maxrss``: a process started by fork and exec (``multiprocessing``'s spawn, as
-    Dask's nannies start workers) keeps in it the peak RSS of the process it was forked
-    from — Linux folds the old address space's high-water mark into ``ru_maxrss`` at exec —
-    so a worker spawned by a building process that holds 3 GiB of prices reports 3 GiB
-    before it has done anything. ``VmHWM`` belongs to the address space, new at exec.
-    """
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _reset_own_peak_rss() -> None:
-    """Reset this process's ``VmHWM`` to its current RSS (Linux)."""
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-        fh.write("5")
-
-
 def reset_worker_peaks(backend: ComputeBackend) -> None:
     """Start the backend's worker processes' peak RSS afresh (nothing in-process)."""
     client = getattr(backend, "client", None)
     if client is not None:
-        client.run(_reset_own_peak_rss)
+        client.run(reset_peak_rss)
 
 
 def worker_peak(backend: ComputeBackend) -> str:
     """The largest peak RSS of the backend's worker processes since
-    :func:`reset_worker_peaks` (MiB), or '' in-process."""
+    :func:`reset_worker_peaks` (MiB: each worker's own, :func:`peak_rss`), or '' in-process."""
     client = getattr(backend, "client", None)
     if client is None:
         return ""
-    peaks = client.run(_own_peak_rss)
+    peaks = client.run(peak_rss)
     return fmt_mib(max(peaks.values()))
 
 
